@@ -1,0 +1,81 @@
+/*
+ * core/buf.c - growable byte buffer. Capacity doubles, so appends are amortised O(1).
+ */
+#include "core/buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "core/alloc.h"
+
+char *et_buf_reserve(struct et_buf *b, size_t extra)
+{
+    ET_ASSERT(extra < SIZE_MAX / 2 - b->len);
+    size_t need = b->len + extra + 1;
+    if (need > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < need)
+            cap *= 2;
+        b->data = et_realloc(b->data, cap);
+        b->cap = cap;
+    }
+    return b->data + b->len;
+}
+
+void et_buf_append(struct et_buf *b, const void *p, size_t len)
+{
+    char *dst = et_buf_reserve(b, len);
+    if (len)
+        memcpy(dst, p, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+}
+
+void et_buf_printf(struct et_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    ET_ASSERT(n >= 0);
+    char *dst = et_buf_reserve(b, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(dst, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void et_buf_append_u64(struct et_buf *b, uint64_t v)
+{
+    char tmp[24];
+    size_t i = sizeof(tmp);
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    et_buf_append(b, tmp + i, sizeof(tmp) - i);
+}
+
+void et_buf_append_i64(struct et_buf *b, int64_t v)
+{
+    if (v < 0) {
+        et_buf_append_char(b, '-');
+        et_buf_append_u64(b, (uint64_t)0 - (uint64_t)v);
+    } else {
+        et_buf_append_u64(b, (uint64_t)v);
+    }
+}
+
+void et_buf_reset(struct et_buf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+void et_buf_free(struct et_buf *b)
+{
+    et_free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
