@@ -1,0 +1,118 @@
+/*
+ * raft/node.h - one member's consensus node: the Raft thread, its write-ahead log and its peers.
+ *
+ * This is the interface the server uses; how the node reaches agreement (the pure core in
+ * raft/raft.h, the WAL in raft/wal.h, the peer transport) is hidden behind it.
+ *
+ * Threads: raft_node_propose() and raft_node_read() may be called from any thread. Every
+ * callback in struct raft_node_config runs on the node's own thread, in log order.
+ *
+ * Write path: a proposal is queued (bounded MPSC), batched with every other proposal that
+ * arrives while the previous fdatasync runs, appended to the WAL, made durable with one
+ * fdatasync per batch, replicated, and once committed applied through cfg->apply in index
+ * order; after each batch of applies cfg->applied runs once (publish, notify watchers). A
+ * proposal that cannot be committed (node stopping, no leader within the request timeout) is
+ * finished through its ->done callback with a negative error instead.
+ */
+#ifndef ET_RAFT_NODE_H
+#define ET_RAFT_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/assert.h"
+#include "core/mpsc.h"
+
+typedef uint64_t raft_index;
+typedef uint64_t raft_term;
+typedef uint64_t raft_id;
+
+struct raft_node;
+
+/*
+ * A client proposal. The caller owns it; @data is borrowed until @done runs. Exactly one of
+ * these happens: cfg->apply sees the entry with this proposal attached (then @done is not
+ * called), or @done(p, err) runs with err < 0 (-ECANCELED on shutdown, -ETIMEDOUT, -EAGAIN).
+ */
+struct raft_proposal {
+    struct et_mpsc_node _node;
+    const void *data;  /* the entry's bytes (opaque to the node) */
+    size_t len;
+    void (*done)(struct raft_proposal *p, int err);
+    int64_t _deadline_ns;
+};
+
+/*
+ * A linearizable read barrier (ReadIndex). @done(r, 0) runs once everything committed before
+ * the read was issued has been applied locally, or @done(r, err < 0) on failure.
+ */
+struct raft_read {
+    struct et_mpsc_node _node;
+    void (*done)(struct raft_read *r, int err);
+    raft_index _index;
+    int64_t _deadline_ns;
+};
+
+struct raft_peer_config {
+    raft_id id;
+    const char *name;
+    const char *peer_urls; /* comma-separated */
+};
+
+struct raft_node_config {
+    const char *data_dir;         /* WAL and snapshots live in <data_dir>/member/{wal,snap} */
+    raft_id id;                   /* this member */
+    const struct raft_peer_config *peers; /* initial cluster, including this member */
+    size_t peer_count;
+    uint32_t tick_ms;             /* heartbeat interval (etcd --heartbeat-interval, 100) */
+    uint32_t election_ms;         /* election timeout (etcd --election-timeout, 1000) */
+    uint32_t request_timeout_ms;  /* proposal deadline (etcd: 5 s + 2 elections = 7 s) */
+    size_t queue_max;             /* proposals queued before raft_node_propose() refuses */
+    uint64_t snapshot_count;      /* applied entries between snapshots (etcd --snapshot-count) */
+    void *data;                   /* passed to every callback */
+
+    /* Apply the committed entry at @index. @p is the local proposal or NULL. */
+    void (*apply)(void *data, raft_index index, raft_term term, const void *entry, size_t len,
+                  struct raft_proposal *p);
+    /* Called once after each batch of apply calls. */
+    void (*applied)(void *data);
+    /* Called every tick on the node's thread (timers of the state machine, e.g. TTL sweeps). */
+    void (*tick)(void *data, bool is_leader);
+    /* Serialise the applied state into a new buffer (*out, *len; freed with et_free). */
+    void (*snapshot_save)(void *data, void **out, size_t *len);
+    /* Replace the applied state with a snapshot. Returns 0 or a negative error (fatal). */
+    int (*snapshot_load)(void *data, const void *p, size_t len);
+};
+
+struct raft_status {
+    raft_id id;
+    raft_id leader;      /* 0 when none is known */
+    raft_term term;
+    raft_index commit;
+    raft_index applied;
+    bool is_leader;
+    int64_t leader_since_ns; /* wall clock when the current leader was first seen */
+};
+
+/*
+ * Opens (or creates) the data dir, restores the last snapshot, replays the WAL through
+ * cfg->apply (p = NULL) up to the durable commit index, and starts the node's thread.
+ * Returns 0 or a negative errno; a corrupt WAL is reported on stderr naming file and offset and
+ * returns -EBADMSG. Thread: any (the caller's callbacks must be ready).
+ */
+ET_NODISCARD int raft_node_start(const struct raft_node_config *cfg, struct raft_node **out);
+
+/* Stops the thread; pending proposals and reads finish with -ECANCELED. Then frees the node. */
+void raft_node_stop(struct raft_node *n);
+
+/* Queues @p. Returns 0, or -EAGAIN when the queue is full (nothing queued). Thread: any. */
+ET_NODISCARD int raft_node_propose(struct raft_node *n, struct raft_proposal *p);
+
+/* Queues a read barrier. Returns 0 or -EAGAIN. Thread: any. */
+ET_NODISCARD int raft_node_read(struct raft_node *n, struct raft_read *r);
+
+/* A consistent-enough snapshot of the node's state (atomic loads). Thread: any. */
+void raft_node_status(struct raft_node *n, struct raft_status *out);
+
+#endif
