@@ -72,7 +72,9 @@ struct raft_node_config {
     uint64_t snapshot_count;      /* applied entries between snapshots (etcd --snapshot-count) */
     void *data;                   /* passed to every callback */
 
-    /* Apply the committed entry at @index. @p is the local proposal or NULL. */
+    /* Apply the committed entry at @index. @p is the local proposal or NULL. Only client
+     * entries are applied; the node's own entries (a new leader's no-op, membership changes)
+     * advance the applied index without a call, so indexes seen here may skip. */
     void (*apply)(void *data, raft_index index, raft_term term, const void *entry, size_t len,
                   struct raft_proposal *p);
     /* Called once after each batch of apply calls. */
@@ -83,6 +85,9 @@ struct raft_node_config {
     void (*snapshot_save)(void *data, void **out, size_t *len);
     /* Replace the applied state with a snapshot. Returns 0 or a negative error (fatal). */
     int (*snapshot_load)(void *data, const void *p, size_t len);
+
+    uint64_t wal_segment_bytes;   /* preallocated WAL segment size; 0: 64 MiB */
+    bool wal_use_uring;           /* group commit through io_uring instead of pwrite+fdatasync */
 };
 
 struct raft_status {
@@ -106,7 +111,10 @@ ET_NODISCARD int raft_node_start(const struct raft_node_config *cfg, struct raft
 /* Stops the thread; pending proposals and reads finish with -ECANCELED. Then frees the node. */
 void raft_node_stop(struct raft_node *n);
 
-/* Queues @p. Returns 0, or -EAGAIN when the queue is full (nothing queued). Thread: any. */
+/*
+ * Queues @p. Returns 0, -EAGAIN when the queue is full, or -EMSGSIZE when @p->len exceeds what
+ * one WAL record holds (nothing queued on error). Thread: any.
+ */
 ET_NODISCARD int raft_node_propose(struct raft_node *n, struct raft_proposal *p);
 
 /* Queues a read barrier. Returns 0 or -EAGAIN. Thread: any. */
