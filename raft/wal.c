@@ -6,14 +6,8 @@
  *   - plain pwrite(2) + fdatasync(2) from the node's thread (the default), and
  *   - io_uring: IORING_OP_WRITE linked (IOSQE_IO_LINK) to IORING_OP_FSYNC with
  *     IORING_FSYNC_DATASYNC, one submit-and-wait per batch.
- * Measured on this machine (ext4 on virtio, kernel 6.18, liburing 2.3; etcetera-walbench, 256-byte
- * entries, batches of 1 and of 64 records, 3 runs each, best shown):
- *     batch of 1 :  pwrite+fdatasync 12.4k syncs/s   io_uring 11.8k syncs/s
- *     batch of 64:  pwrite+fdatasync 10.9k syncs/s   io_uring 10.5k syncs/s
- * io_uring runs the fsync on a kernel worker thread, which adds a wake-up per batch and gains
- * nothing here: the node's thread has nothing else to do while it waits. So pwrite+fdatasync is
- * the default; io_uring stays selectable (struct raft_wal_options.use_uring) for machines where
- * it measures better. What matters is the batching, not the system call.
+ * Which is faster is measured by etcetera-walbench (bench/walbench.c); pwrite+fdatasync is the
+ * default until those numbers say otherwise. What matters most is the batching.
  *
  * Recovery state machine (scan_segment):
  *   read header ──ok──► check crc ──ok──► decode ──ok──► replay, next record
