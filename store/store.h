@@ -47,20 +47,20 @@ enum store_op {
  * store_cmd_decode() they point into the decoded buffer.
  */
 struct store_cmd {
-    uint8_t op;              /* enum store_op */
-    bool dir;                /* create a directory (set/create/inorder) or allow dir delete */
-    bool recursive;          /* delete: whole subtree */
-    bool refresh;            /* TTL-only refresh (spec 6.4): no watcher notified */
-    bool has_prev_value;     /* compare on prev_value */
-    const char *key;         /* cleaned absolute path, "/" for the root, no trailing slash */
+    uint8_t op;          /* enum store_op */
+    bool dir;            /* create a directory (set/create/inorder) or allow dir delete */
+    bool recursive;      /* delete: whole subtree */
+    bool refresh;        /* TTL-only refresh (spec 6.4): no watcher notified */
+    bool has_prev_value; /* compare on prev_value */
+    const char *key;     /* cleaned absolute path, "/" for the root, no trailing slash */
     size_t key_len;
-    const char *value;       /* new value ("" when absent) */
+    const char *value; /* new value ("" when absent) */
     size_t value_len;
-    const char *prev_value;  /* CAS/CAD comparison value (non-empty when has_prev_value) */
+    const char *prev_value; /* CAS/CAD comparison value (non-empty when has_prev_value) */
     size_t prev_value_len;
-    uint64_t prev_index;     /* CAS/CAD comparison on modifiedIndex; 0 = not given */
-    int64_t expire_ns;       /* absolute expiration (wall ns); 0 = permanent */
-    int64_t now_ns;          /* proposer's wall clock: sweeps and ttl rendering use it */
+    uint64_t prev_index; /* CAS/CAD comparison on modifiedIndex; 0 = not given */
+    int64_t expire_ns;   /* absolute expiration (wall ns); 0 = permanent */
+    int64_t now_ns;      /* proposer's wall clock: sweeps and ttl rendering use it */
 };
 
 /* Appends the msgpack encoding of @cmd to @out. */
@@ -91,17 +91,25 @@ const char *store_action_name(int action);
  * computed when the event happened.
  */
 struct store_event {
-    uint64_t index;       /* etcd index of the event (node.modifiedIndex) */
-    uint32_t _refs;       /* atomic reference count */
-    uint8_t action;       /* enum store_action */
-    bool refresh;         /* TTL refresh: never delivered to watchers */
-    bool dir;             /* the event's node is a directory */
-    bool removal;         /* delete, compareAndDelete or expire */
-    bool created;         /* no node existed before (HTTP 201 for set/create) */
-    char *key;            /* node key, NUL-terminated */
+    uint64_t index; /* etcd index of the event (node.modifiedIndex) */
+    uint32_t _refs; /* atomic reference count */
+    uint8_t action; /* enum store_action */
+    bool refresh;   /* TTL refresh: never delivered to watchers */
+    bool dir;       /* the event's node is a directory */
+    bool removal;   /* delete, compareAndDelete or expire */
+    bool created;   /* no node existed before (HTTP 201 for set/create) */
+    char *key;      /* node key, NUL-terminated */
     size_t key_len;
-    char *json;           /* full body, NUL-terminated, ends with "\n" */
+    char *json; /* full body, NUL-terminated, ends with "\n" */
     size_t json_len;
+    /*
+     * Removal of a non-empty directory: the keys of every node removed below @key (spec 5.6.1
+     * rule 3 wakes watchers of those nodes only), packed as a uint32_t length (native order)
+     * followed by the key bytes. NULL otherwise. Read by store_hub_dispatch().
+     */
+    char *_sub_keys;
+    size_t _sub_keys_len;
+    size_t _sub_keys_cap;
 };
 
 void store_event_ref(struct store_event *ev);
@@ -127,8 +135,8 @@ void store_free(struct store *s);
 struct store_result {
     int err;
     uint64_t index;
-    struct et_buf cause;              /* owned; store_result_free() releases it */
-    struct store_event **events;      /* owned array of references */
+    struct et_buf cause;         /* owned; store_result_free() releases it */
+    struct store_event **events; /* owned array of references */
     size_t event_count;
     size_t _event_cap;
 };
@@ -198,6 +206,16 @@ struct store_stats {
 /* Counters of applied client writes. Thread: any (relaxed atomic reads). */
 void store_stats_get(const struct store *s, struct store_stats *out);
 
+/* Tree allocation counters of the writer (tests measure the cost of a write). Thread: writer. */
+struct store_mem_stats {
+    uint64_t node_allocs; /* nodes ever allocated */
+    uint64_t tn_allocs;   /* children-treap entries ever allocated */
+    uint64_t node_live;   /* nodes allocated and not yet retired */
+    uint64_t tn_live;     /* treap entries allocated and not yet retired */
+};
+
+void store_mem_stats_get(const struct store *s, struct store_mem_stats *out);
+
 /* ---- snapshots -------------------------------------------------------------------------- */
 
 /* Appends a msgpack snapshot of the published version (tree, index, history) to @out. */
@@ -218,7 +236,7 @@ struct store_watcher;
 typedef bool (*store_watch_fn)(struct store_watcher *w, struct store_event *ev, void *data);
 
 struct store_watcher {
-    const char *key;      /* borrowed; must stay valid while registered */
+    const char *key; /* borrowed; must stay valid while registered */
     size_t key_len;
     bool recursive;
     uint64_t start_index; /* only events with index >= this are delivered */
