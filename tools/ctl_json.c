@@ -1,0 +1,340 @@
+/*
+ * tools/ctl_json.c - a compact JSON reader for server responses (keys, members, errors).
+ *
+ * Recursive descent over a byte range into a small tree. Nesting is bounded (CTL_JSON_DEPTH_MAX)
+ * so a hostile body cannot exhaust the stack; strings are decoded (\uXXXX including surrogate
+ * pairs to UTF-8; a lone surrogate becomes U+FFFD as in Go); numbers keep their literal text so
+ * 64-bit indexes are never rounded through a double. Object lookups follow Go's encoding/json:
+ * an exact name match first, then a case-insensitive one.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/alloc.h"
+#include "tools/ctl.h"
+
+#define CTL_JSON_DEPTH_MAX 64
+
+struct reader {
+    const char *p;   /* next byte */
+    const char *end; /* one past the last byte */
+};
+
+static bool parse_value(struct reader *r, struct ctl_json *v, int depth);
+
+static void skip_ws(struct reader *r)
+{
+    while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r'))
+        r->p++;
+}
+
+static bool literal(struct reader *r, const char *word)
+{
+    size_t n = strlen(word);
+    if ((size_t)(r->end - r->p) < n || memcmp(r->p, word, n) != 0)
+        return false;
+    r->p += n;
+    return true;
+}
+
+static int hex4(const char *p)
+{
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v |= c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            v |= c - 'A' + 10;
+        else
+            return -1;
+    }
+    return v;
+}
+
+static void put_utf8(struct et_buf *b, unsigned cp)
+{
+    char s[4];
+    size_t n;
+    if (cp < 0x80) {
+        s[0] = (char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        s[0] = (char)(0xc0 | (cp >> 6));
+        s[1] = (char)(0x80 | (cp & 0x3f));
+        n = 2;
+    } else if (cp < 0x10000) {
+        s[0] = (char)(0xe0 | (cp >> 12));
+        s[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        s[2] = (char)(0x80 | (cp & 0x3f));
+        n = 3;
+    } else {
+        s[0] = (char)(0xf0 | (cp >> 18));
+        s[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+        s[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        s[3] = (char)(0x80 | (cp & 0x3f));
+        n = 4;
+    }
+    et_buf_append(b, s, n);
+}
+
+/* Decodes one \uXXXX escape (and its low surrogate when it is a high one). */
+static bool unicode_escape(struct reader *r, struct et_buf *b)
+{
+    if (r->end - r->p < 4)
+        return false;
+    int cp = hex4(r->p);
+    if (cp < 0)
+        return false;
+    r->p += 4;
+    if (cp >= 0xd800 && cp < 0xdc00 && r->end - r->p >= 6 && r->p[0] == '\\' && r->p[1] == 'u') {
+        int lo = hex4(r->p + 2);
+        if (lo >= 0xdc00 && lo < 0xe000) {
+            r->p += 6;
+            put_utf8(b, 0x10000 + (((unsigned)cp - 0xd800) << 10) + ((unsigned)lo - 0xdc00));
+            return true;
+        }
+    }
+    if (cp >= 0xd800 && cp < 0xe000)
+        cp = 0xfffd;
+    put_utf8(b, (unsigned)cp);
+    return true;
+}
+
+/* Parses a string starting at its opening quote; returns new NUL-terminated bytes. */
+static char *parse_string(struct reader *r, size_t *len)
+{
+    struct et_buf b = ET_BUF_INIT;
+    r->p++; /* the opening quote */
+    while (r->p < r->end && *r->p != '"') {
+        unsigned char c = (unsigned char)*r->p++;
+        if (c < 0x20)
+            goto fail;
+        if (c != '\\') {
+            et_buf_append_char(&b, (char)c);
+            continue;
+        }
+        if (r->p >= r->end)
+            goto fail;
+        char e = *r->p++;
+        static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+        const char *hit = e ? strchr(from, e) : NULL;
+        if (hit) {
+            et_buf_append_char(&b, to[hit - from]);
+        } else if (e != 'u' || !unicode_escape(r, &b)) {
+            goto fail;
+        }
+    }
+    if (r->p >= r->end)
+        goto fail;
+    r->p++; /* the closing quote */
+    *et_buf_reserve(&b, 0) = '\0';
+    *len = b.len;
+    return b.data;
+fail:
+    et_buf_free(&b);
+    return NULL;
+}
+
+static bool parse_number(struct reader *r, struct ctl_json *v)
+{
+    const char *start = r->p;
+    if (r->p < r->end && *r->p == '-')
+        r->p++;
+    size_t digits = 0;
+    while (r->p < r->end && (strchr("0123456789.eE+-", *r->p) != NULL)) {
+        r->p++;
+        digits++;
+    }
+    if (digits == 0)
+        return false;
+    v->type = CTL_JSON_NUMBER;
+    v->len = (size_t)(r->p - start);
+    v->str = et_strndup(start, v->len);
+    return true;
+}
+
+static bool parse_array(struct reader *r, struct ctl_json *v, int depth)
+{
+    size_t cap = 0;
+    v->type = CTL_JSON_ARRAY;
+    r->p++;
+    skip_ws(r);
+    if (r->p < r->end && *r->p == ']') {
+        r->p++;
+        return true;
+    }
+    for (;;) {
+        if (v->count == cap) {
+            cap = cap ? cap * 2 : 4;
+            v->items = et_realloc(v->items, cap * sizeof(*v->items));
+        }
+        memset(&v->items[v->count], 0, sizeof(v->items[0]));
+        v->count++;
+        if (!parse_value(r, &v->items[v->count - 1], depth + 1))
+            return false;
+        skip_ws(r);
+        if (r->p < r->end && *r->p == ',') {
+            r->p++;
+            continue;
+        }
+        if (r->p < r->end && *r->p == ']') {
+            r->p++;
+            return true;
+        }
+        return false;
+    }
+}
+
+static bool parse_object(struct reader *r, struct ctl_json *v, int depth)
+{
+    size_t cap = 0;
+    v->type = CTL_JSON_OBJECT;
+    r->p++;
+    skip_ws(r);
+    if (r->p < r->end && *r->p == '}') {
+        r->p++;
+        return true;
+    }
+    for (;;) {
+        skip_ws(r);
+        if (r->p >= r->end || *r->p != '"')
+            return false;
+        if (v->count == cap) {
+            cap = cap ? cap * 2 : 8;
+            v->items = et_realloc(v->items, cap * sizeof(*v->items));
+            v->keys = et_realloc(v->keys, cap * sizeof(*v->keys));
+        }
+        size_t klen;
+        memset(&v->items[v->count], 0, sizeof(v->items[0]));
+        v->keys[v->count] = parse_string(r, &klen);
+        v->count++;
+        if (!v->keys[v->count - 1])
+            return false;
+        skip_ws(r);
+        if (r->p >= r->end || *r->p != ':')
+            return false;
+        r->p++;
+        if (!parse_value(r, &v->items[v->count - 1], depth + 1))
+            return false;
+        skip_ws(r);
+        if (r->p < r->end && *r->p == ',') {
+            r->p++;
+            continue;
+        }
+        if (r->p < r->end && *r->p == '}') {
+            r->p++;
+            return true;
+        }
+        return false;
+    }
+}
+
+static bool parse_value(struct reader *r, struct ctl_json *v, int depth)
+{
+    if (depth > CTL_JSON_DEPTH_MAX)
+        return false;
+    skip_ws(r);
+    if (r->p >= r->end)
+        return false;
+    switch (*r->p) {
+    case '{':
+        return parse_object(r, v, depth);
+    case '[':
+        return parse_array(r, v, depth);
+    case '"':
+        v->type = CTL_JSON_STRING;
+        v->str = parse_string(r, &v->len);
+        return v->str != NULL;
+    case 't':
+        v->type = CTL_JSON_BOOL;
+        v->boolean = true;
+        return literal(r, "true");
+    case 'f':
+        v->type = CTL_JSON_BOOL;
+        return literal(r, "false");
+    case 'n':
+        v->type = CTL_JSON_NULL;
+        return literal(r, "null");
+    default:
+        return parse_number(r, v);
+    }
+}
+
+static void free_inner(struct ctl_json *v)
+{
+    for (size_t i = 0; i < v->count; i++) {
+        free_inner(&v->items[i]);
+        if (v->keys)
+            et_free(v->keys[i]);
+    }
+    et_free(v->items);
+    et_free(v->keys);
+    et_free(v->str);
+}
+
+struct ctl_json *ctl_json_parse(const char *s, size_t len)
+{
+    struct reader r = { s, s + len };
+    struct ctl_json *v = et_calloc(1, sizeof(*v));
+    ET_ASSERT(s != NULL || len == 0);
+    if (!parse_value(&r, v, 0))
+        goto fail;
+    skip_ws(&r);
+    if (r.p != r.end)
+        goto fail;
+    return v;
+fail:
+    free_inner(v);
+    et_free(v);
+    return NULL;
+}
+
+void ctl_json_free(struct ctl_json *v)
+{
+    if (!v)
+        return;
+    free_inner(v);
+    et_free(v);
+}
+
+const struct ctl_json *ctl_json_get(const struct ctl_json *obj, const char *key)
+{
+    if (!obj || obj->type != CTL_JSON_OBJECT)
+        return NULL;
+    for (size_t i = 0; i < obj->count; i++)
+        if (strcmp(obj->keys[i], key) == 0)
+            return &obj->items[i];
+    for (size_t i = 0; i < obj->count; i++)
+        if (strcasecmp(obj->keys[i], key) == 0)
+            return &obj->items[i];
+    return NULL;
+}
+
+const char *ctl_json_str(const struct ctl_json *obj, const char *key)
+{
+    const struct ctl_json *v = ctl_json_get(obj, key);
+    return v && v->type == CTL_JSON_STRING ? v->str : "";
+}
+
+uint64_t ctl_json_u64(const struct ctl_json *obj, const char *key)
+{
+    const struct ctl_json *v = ctl_json_get(obj, key);
+    return v && v->type == CTL_JSON_NUMBER ? strtoull(v->str, NULL, 10) : 0;
+}
+
+int64_t ctl_json_i64(const struct ctl_json *obj, const char *key)
+{
+    const struct ctl_json *v = ctl_json_get(obj, key);
+    return v && v->type == CTL_JSON_NUMBER ? strtoll(v->str, NULL, 10) : 0;
+}
+
+bool ctl_json_bool(const struct ctl_json *obj, const char *key)
+{
+    const struct ctl_json *v = ctl_json_get(obj, key);
+    return v && v->type == CTL_JSON_BOOL && v->boolean;
+}
