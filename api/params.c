@@ -356,16 +356,17 @@ static enum api_path_kind route(const char *target, size_t len, struct et_buf *k
         /* ServeMux builds a new URL from the path and the raw query: an empty query ("a?")
          * loses its '?'. */
         size_t q_len = qmark != NULL ? len - raw_len - 1 : 0;
+        const char *q = qmark != NULL ? qmark + 1 : "";
         if (location != NULL) {
             api_escape_path(location, clean, clean_len);
             if (q_len > 0) {
                 et_buf_append_char(location, '?');
-                append_hex_non_ascii(location, qmark + 1, q_len);
+                append_hex_non_ascii(location, q, q_len);
             }
         }
         if (html != NULL) {
             et_buf_append_str(html, "<a href=\"");
-            append_html_url(html, clean, clean_len, qmark + 1, q_len);
+            append_html_url(html, clean, clean_len, q, q_len);
             et_buf_append_str(html, "\">Moved Permanently</a>.\n\n");
         }
         goto out_free;
@@ -750,7 +751,8 @@ static const char *media_type_parse(const char *ct, size_t len, bool *is_form)
     if (err != NULL)
         goto out_free;
     bool form_type = mt_len == sizeof(form) - 1 && memcmp(buf, form, mt_len) == 0;
-    /* Parameters: only their errors matter (duplicates with different values included). */
+    /* Parameters: only their errors matter. Go 1.19 rejects any repeated name, even with an
+     * equal value (later Go versions accept equal ones). */
     struct media_param *params = NULL;
     size_t count = 0;
     char *scratch = buf + len + 1;
@@ -779,9 +781,7 @@ static const char *media_type_parse(const char *ct, size_t len, bool *is_form)
         bool dup = false;
         for (size_t i = 0; i < count && !dup; i++)
             dup = params[i].name_len == mp.name_len &&
-                  memcmp(params[i].name, mp.name, mp.name_len) == 0 &&
-                  (params[i].value_len != mp.value_len ||
-                   memcmp(params[i].value, mp.value, mp.value_len) != 0);
+                  memcmp(params[i].name, mp.name, mp.name_len) == 0;
         if (dup) {
             err = "mime: duplicate parameter name";
             form_type = false;

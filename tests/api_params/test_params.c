@@ -372,3 +372,79 @@ Test(api_params, form_get_is_generic)
     cr_assert_not(api_form_get(&t_st, "c", NULL, NULL));
     et_buf_free(&cause);
 }
+
+/* Content-Type goes through Go's mime.ParseMediaType; its errors are 210 causes for PUT/POST.
+ * The query has a bad escape and the body another, so the first reported error tells which
+ * parts were parsed. */
+Test(api_params, content_type_is_parsed_like_go_mime)
+{
+    struct {
+        const char *ct;
+        const char *cause;
+    } rows[] = {
+        { NULL, "invalid URL escape \"%zz\"" },
+        { "", "invalid URL escape \"%zz\"" },
+        { "text", "invalid URL escape \"%zz\"" },
+        { "text foo", "mime: expected slash after first token" },
+        { ";", "mime: no media type" },
+        { "/b", "mime: no media type" },
+        { "a/", "mime: expected token after slash" },
+        { "a/b c", "mime: unexpected content after media subtype" },
+        { FORM ";", "invalid URL escape \"%yy\"" },
+        { FORM "; charset=utf-8", "invalid URL escape \"%yy\"" },
+        { "APPLICATION/X-WWW-FORM-URLENCODED", "invalid URL escape \"%yy\"" },
+        { FORM " ; charset=\"utf-8\"", "invalid URL escape \"%yy\"" },
+        { FORM ";a=\"\"", "invalid URL escape \"%yy\"" },
+        { "appl\xc4\xb0"
+          "cation/x-www-form-urlencoded",
+          "invalid URL escape \"%yy\"" },
+        { "\xc2\xa0" FORM, "invalid URL escape \"%yy\"" },
+        { FORM "\xc2\xa0", "invalid URL escape \"%yy\"" },
+        { FORM "; a", "mime: invalid media parameter" },
+        { FORM "; a=\"x", "mime: invalid media parameter" },
+        { FORM ";;", "mime: invalid media parameter" },
+        { FORM "; ;", "mime: invalid media parameter" },
+        { FORM "; a=1; a=2", "mime: duplicate parameter name" },
+        { FORM "; a=1; A=1", "mime: duplicate parameter name" },
+        { FORM ";a*=1;a*=2", "mime: duplicate parameter name" },
+        { "text/plain; a=1; a=2", "mime: duplicate parameter name" },
+    };
+
+    for (size_t i = 0; i < ET_ARRAY_SIZE(rows); i++) {
+        cr_assert_eq(t_parse_full("PUT", "a=%zz", rows[i].ct, "value=x&v=%yy"), ET_E_INVALID_FORM,
+                     "%s", rows[i].ct);
+        cr_assert_str_eq(t_cause.data, rows[i].cause, "%s", rows[i].ct);
+    }
+    /* Go 1.19 rejects even equal duplicates; "a*" and "a" are different names. */
+    cr_assert_eq(t_parse_full("PUT", NULL, FORM "; a=1; a=1", "value=x"), ET_E_INVALID_FORM);
+    cr_assert_eq(t_parse_full("PUT", NULL, FORM "; a=1; A=\"1\"", "value=x"), ET_E_INVALID_FORM);
+    cr_assert_eq(t_parse_full("PUT", NULL, FORM "; a*=1; a=1", "value=x"), 0);
+    cr_assert_str_eq(t_p.value, "x");
+}
+
+Test(api_params, too_large_replaces_media_type_error)
+{
+    const char ct[] = FORM "; a";
+    api_params_free(&t_st);
+    cr_assert_eq(api_keys_params_parse(&t_st, "POST", NULL, 0, ct, strlen(ct), "value=xx", 8, 7,
+                                       &t_p, &t_cause),
+                 ET_E_INVALID_FORM);
+    cr_assert_str_eq(t_cause.data, "http: POST too large");
+}
+
+Test(api_params, body_semicolons_and_empty_pairs)
+{
+    cr_assert_eq(t_parse_full("PUT", NULL, FORM, "value=1;x=2"), ET_E_INVALID_FORM);
+    cr_assert_str_eq(t_cause.data, "invalid semicolon separator in query");
+    cr_assert_eq(t_parse_full("PUT", "value=q", FORM, "&&value&=zz&value=b"), 0);
+    cr_assert(t_p.has_value);
+    cr_assert_eq(t_p.value_len, 0);
+    cr_assert_eq(t_parse_full("POST", NULL, FORM, "wait=true"), ET_E_INVALID_FIELD);
+    cr_assert_eq(t_parse_full("PUT", "prevExist=false", FORM, "prevExist=maybe"),
+                 ET_E_INVALID_FIELD);
+    cr_assert_str_eq(t_cause.data, "invalid value for prevExist");
+    /* GET and DELETE never look at the Content-Type. */
+    cr_assert_eq(t_parse_full("GET", NULL, ";", ""), 0);
+    cr_assert_eq(t_parse_full("DELETE", "a=%zz", ";", ""), ET_E_INVALID_FORM);
+    cr_assert_str_eq(t_cause.data, "invalid URL escape \"%zz\"");
+}

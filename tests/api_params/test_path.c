@@ -157,6 +157,9 @@ Test(api_path, redirect_body_matches_go)
     cr_assert(api_redirect_body(&b, t2, strlen(t2)));
     cr_assert_str_eq(b.data, "<a href=\"/v2/keys/a?\xc3\xa9\">Moved Permanently</a>.\n\n");
     et_buf_reset(&b);
+    cr_assert(api_redirect_body(&b, "/v2/keys//a", 11));
+    cr_assert_str_eq(b.data, "<a href=\"/v2/keys/a\">Moved Permanently</a>.\n\n");
+    et_buf_reset(&b);
     cr_assert_not(api_redirect_body(&b, "/v2/keys/a", 10));
     cr_assert_eq(b.len, 0);
     et_buf_free(&b);
