@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Differential conformance against real etcd, as one ctest case.
+
+Runs ../shared/conformance/v2diff.py (the repository's parent holds shared/)
+against a server binary with the --target-cmd template from v2diff's
+docstring: every sample scenario, our own scenarios in tests/conformance/,
+and --randomized OPS for seeds 1..SEEDS.  The v2diff runs are independent (each
+starts its own reference etcd and target), so several run at once; they mostly
+wait on the servers, not the CPU.
+
+    run_conformance.py --server build/release/server/etcetera
+    run_conformance.py --server etcd       # self-check: etcd against etcd
+
+Exits 0 when every run passed, 1 otherwise, 77 (ctest's skip code) when the
+shared harness, etcd or the server binary is missing.
+"""
+
+import argparse
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+DEFAULT_SHARED = os.path.abspath(os.path.join(REPO, "..", "shared"))
+
+TEMPLATE = ("{bin} --data-dir {{data_dir}} --name {{name}} "
+            "--listen-client-urls http://127.0.0.1:{{client_port}} "
+            "--advertise-client-urls http://127.0.0.1:{{client_port}} "
+            "--listen-peer-urls http://127.0.0.1:{{peer_port}} "
+            "--initial-advertise-peer-urls http://127.0.0.1:{{peer_port}} "
+            "--initial-cluster {{name}}=http://127.0.0.1:{{peer_port}}")
+
+# A v2diff run whose servers did not come up (e.g. two parallel runs picked
+# the same free port) is retried once; anything else is a real result.
+STARTUP_FAILURE = re.compile(r"during start-up|not ready after|cannot start|no free ports")
+
+
+def skip(msg):
+    print("SKIP: " + msg)
+    sys.exit(77)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--server", required=True, help="etcetera binary, or 'etcd' for a self-check")
+    p.add_argument("--shared", default=DEFAULT_SHARED, help="the shared/ directory")
+    p.add_argument("--seeds", type=int, default=20, help="randomized seeds 1..N (default 20)")
+    p.add_argument("--ops", type=int, default=300, help="operations per randomized run")
+    p.add_argument("--jobs", type=int, default=4, help="v2diff runs at once (default 4)")
+    p.add_argument("--only", choices=["sample", "ours", "random"], action="append",
+                   help="run only these parts (repeatable)")
+    args = p.parse_args()
+
+    v2diff = os.path.join(args.shared, "conformance", "v2diff.py")
+    if not os.path.isfile(v2diff):
+        skip("%s is missing (the shared conformance harness lives next to the repository)"
+             % v2diff)
+    if not shutil.which("etcd"):
+        skip("etcd is not installed (Debian: etcd-server); it is the reference")
+    if args.server == "etcd":
+        target = ["--target-etcd"]
+    else:
+        if not (os.path.isfile(args.server) and os.access(args.server, os.X_OK)):
+            skip("server binary '%s' not built" % args.server)
+        target = ["--target-cmd", TEMPLATE.format(bin=shlex.quote(os.path.abspath(args.server)))]
+
+    parts = set(args.only or ["sample", "ours", "random"])
+    runs = []
+    if "sample" in parts:
+        runs.append(("sample scenarios", []))
+    if "ours" in parts:
+        runs.append(("tests/conformance scenarios",
+                     ["--scenarios", os.path.join(REPO, "tests", "conformance")]))
+    if "random" in parts:
+        for seed in range(1, args.seeds + 1):
+            runs.append(("randomized seed %d" % seed,
+                         ["--randomized", str(args.ops), "--seed", str(seed)]))
+
+    results = {}
+    lock = threading.Lock()
+    queue = list(runs)
+
+    def one(label, extra):
+        cmd = [sys.executable, v2diff] + target + extra
+        for attempt in (1, 2):
+            t0 = time.time()
+            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+            out = proc.stdout + proc.stderr
+            if proc.returncode == 0 or attempt == 2 or not STARTUP_FAILURE.search(out):
+                return proc.returncode, out, time.time() - t0
+
+    def worker():
+        while True:
+            with lock:
+                if not queue:
+                    return
+                label, extra = queue.pop(0)
+            rc, out, secs = one(label, extra)
+            with lock:
+                results[label] = (rc, out, secs)
+                summary = [ln for ln in out.splitlines() if ln.startswith("conformance:")]
+                print("%-28s %s  %s (%.0fs)" % (label, "ok  " if rc == 0 else "FAIL",
+                                                 summary[-1] if summary else "no summary", secs))
+                sys.stdout.flush()
+
+    t0 = time.time()
+    threads = [threading.Thread(target=worker) for _ in range(max(1, args.jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    failed = [label for label, _ in runs if results[label][0] != 0]
+    for label in failed:
+        rc, out, _ = results[label]
+        lines = out.splitlines()
+        shown = [ln for ln in lines if not ln.startswith("PASS ")]
+        print("\n===== %s (exit %d) =====" % (label, rc))
+        print("\n".join(shown[-80:]))
+    print("\nconformance runs: %d passed, %d failed (%.0fs)" % (
+        len(runs) - len(failed), len(failed), time.time() - t0))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
