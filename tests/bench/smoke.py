@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""tests/bench/smoke.py - a 2 s run of etcetera-bench (read and write) against one member.
+
+Checks the load generator gets answers with no errors and reports the server's CPU and RSS.
+Exit 0 pass, 1 fail, 77 skip (no server or bench binary).
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
+from side_by_side import Server  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--server-bin", required=True)
+    ap.add_argument("--bench-bin", required=True)
+    args = ap.parse_args()
+    for b in (args.server_bin, args.bench_bin):
+        if not os.path.exists(b):
+            print(f"SKIP: {b} does not exist")
+            return 77
+    tmp = tempfile.mkdtemp(prefix="etcetera-bench-smoke-")
+    srv = Server("member", tmp)
+    try:
+        srv.start_etcd_like(args.server_bin)
+        failed = False
+        for wl in ("read", "write", "watch"):
+            cmd = [args.bench_bin, "--endpoint", srv.endpoint, "--workload", wl, "--duration",
+                   "2", "--warmup", "0.2", "--connections", "8", "--watchers", "50", "--json",
+                   "--quiet", "--pid", str(srv.proc.pid)]
+            out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True, timeout=60)
+            if out.returncode != 0:
+                print(f"FAIL: {wl}: etcetera-bench exited {out.returncode}: {out.stderr}")
+                failed = True
+                continue
+            r = json.loads(out.stdout)
+            print(f"{wl}: {r['ops_per_s']:.0f}/s p99 {r['p99_us']:.0f} us, server "
+                  f"{r.get('server_cpu_us_per_op', -1):.1f} us CPU/op, "
+                  f"RSS {r.get('server_rss_kb', 0)} KiB, errors {r['errors']}")
+            if r["ops"] == 0 or r["errors"] != 0 or "server_cpu_us_per_op" not in r:
+                print(f"FAIL: {wl}: no operations, errors, or no server sample")
+                failed = True
+        return 1 if failed else 0
+    finally:
+        srv.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
