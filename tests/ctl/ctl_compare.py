@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ETCD_CMD = ("{etcd} --enable-v2 --name {name} --data-dir {data_dir} "
             "--listen-client-urls {client_url} --advertise-client-urls {client_url} "
@@ -356,6 +357,29 @@ CASES = [
         {"raw": True, "cmd": ["--endpoints", "{url}", "--timeout", "1s", "--total-timeout",
                               "3s", "get", "/legacy"]},
     ]),
+    ("misbehaving_servers", [
+        {"raw": True, "cmd": ["--endpoints", "{fake}/hang", "--timeout", "300ms", "--no-sync",
+                              "get", "/k"]},
+        {"raw": True, "cmd": ["--endpoints", "{fake}/hang", "--total-timeout", "700ms",
+                              "--no-sync", "get", "/k"]},
+        {"raw": True, "cmd": ["--endpoints", "{fake}/hang", "--total-timeout", "700ms",
+                              "get", "/k"]},
+        {"raw": True, "cmd": ["--endpoints", "{fake}/500", "--no-sync", "get", "/k"]},
+        {"raw": True, "cmd": ["--endpoints", "{fake}/502", "--no-sync", "get", "/k"]},
+        {"raw": True, "cmd": ["--endpoints", "{fake}/503", "get", "/k"]},
+        {"raw": True, "cmd": ["--endpoints", "{fake}/502", "--no-sync", "mk", "/k", "v"]},
+        {"raw": True, "cmd": ["--endpoints", "{fake}/html", "get", "/k"]},
+        {"raw": True, "cmd": ["--endpoints", "{fake}/badjson4xx", "--no-sync", "get", "/k"]},
+        {"raw": True, "cmd": ["--endpoints", "{fake}/empty", "get", "/k"]},
+        {"raw": True, "cmd": ["--endpoints", "{fake}/nourls", "get", "/k"]},
+        {"raw": True, "cmd": ["--endpoints", "{fake}/nourls", "--debug", "get", "/k"]},
+        {"raw": True, "cmd": ["--endpoints", "{fake}/html", "member", "list"]},
+        {"raw": True, "cmd": ["--endpoints", "{fake}/html", "cluster-health"]},
+        {"raw": True, "cmd": ["--endpoints", "{fake}/500", "cluster-health"]},
+        {"raw": True, "cmd": ["--endpoints", "{fake}/500,{url}", "--no-sync", "get", "/k"]},
+        {"raw": True, "cmd": ["--endpoints", DEAD + ",{url}", "--no-sync", "set", "/k", "v"]},
+        {"raw": True, "cmd": ["--endpoints", "{fake}/nourls", "member", "list"]},
+    ]),
     # The classic 2014 getting-started sequence (etcd 0.4 README and CoreOS guides).
     ("getting_started_2014", [
         ["set", "/message", "Hello world"],
@@ -390,6 +414,55 @@ CASES = [
         ["ls", "--sort"],
     ]),
 ]
+
+
+class FakeHandler(BaseHTTPRequestHandler):
+    """Misbehaving servers for the connection cases; the mode is the first path segment of the
+    endpoint URL ({fake}/hang, {fake}/500, ...), so one listener serves them all."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, body, ctype="application/json"):
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def handle_any(self):
+        mode = self.path.split("/")[1]
+        rest = "/" + self.path.split("/", 2)[2] if self.path.count("/") >= 2 else "/"
+        if mode == "hang":
+            time.sleep(3)
+            self.close_connection = True
+            return
+        if mode in ("500", "502", "503"):
+            return self.reply(int(mode), "oops", "text/plain")
+        if mode == "html":
+            return self.reply(200 if not rest.startswith("/v2/members") else 404, "<html/>",
+                              "text/html")
+        if mode == "empty":
+            if rest.startswith("/v2/members"):
+                return self.reply(404, "404 page not found\n", "text/plain")
+            return self.reply(200, "")
+        if mode == "nourls":
+            return self.reply(200, '{"members":[{"id":"1","name":"a","peerURLs":[],"clientURLs":[]}]}')
+        if mode == "badjson4xx":
+            return self.reply(404, "not json", "text/plain")
+        self.reply(404, "404 page not found\n", "text/plain")
+
+    do_GET = do_PUT = do_POST = do_DELETE = handle_any
+
+
+def start_fake():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), FakeHandler)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
 
 
 def free_port():
@@ -616,13 +689,15 @@ def main():
     ctl = os.path.abspath(args.ctl)
     cases = [c for c in CASES if not args.filter or re.search(args.filter, c[0])]
     failed = 0
+    fake = start_fake()
     for name, steps in cases:
         ref = Server("reference", ETCD_CMD, "ctltest")
         tgt = Server("target", args.target_cmd or ETCD_CMD, "ctltest")
         try:
             ref.wait_ready(30)
             tgt.wait_ready(30)
-            ctx = {"dead_port": free_port(), "spare_port": free_port()}
+            ctx = {"dead_port": free_port(), "spare_port": free_port(),
+                   "fake": "http://127.0.0.1:%d" % fake.server_address[1]}
             t0 = time.time()
             problems = run_case(name, steps, Side("etcdctl", args.etcdctl, ref, ctx),
                                 Side("etcetera-ctl", ctl, tgt, ctx), args.loose, args.verbose)
