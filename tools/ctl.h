@@ -135,6 +135,9 @@ void ctl_client_reset_deadline(struct ctl_client *c);
 /* The current endpoint list joined with @sep (for debug lines). */
 void ctl_client_endpoints(const struct ctl_client *c, struct et_buf *b, const char *sep);
 
+/* Prompts on stdout and reads a line from stdin with echo off, as etcdctl does. Returns new. */
+char *ctl_ask_password(const char *prompt);
+
 void ctl_resp_free(struct ctl_resp *resp);
 void ctl_error_free(struct ctl_error *err);
 /* Sets @err to a plain error with printf-formatted text. */
@@ -226,6 +229,8 @@ int ctl_cmd_keys(const struct ctl_opts *o, const char *name, int argc, char **ar
 int ctl_cmd_watch(const struct ctl_opts *o, int argc, char **argv);
 int ctl_cmd_exec_watch(const struct ctl_opts *o, int argc, char **argv);
 int ctl_cmd_member(const struct ctl_opts *o, int argc, char **argv);
+/* user|role|auth <sub> ...: @argv[0] is the subcommand. */
+int ctl_cmd_auth(const struct ctl_opts *o, const char *group, int argc, char **argv);
 int ctl_cmd_cluster_health(const struct ctl_opts *o, int argc, char **argv);
 
 /* SIGINT ends the process with status 0 (watch, exec-watch, cluster-health -f). */

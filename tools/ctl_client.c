@@ -782,22 +782,28 @@ static void check_tls(const struct ctl_opts *o)
         check_file(o->ca_file);
 }
 
-static char *read_password(void)
+char *ctl_ask_password(const char *prompt)
 {
     struct termios old, quiet;
     bool tty = tcgetattr(STDIN_FILENO, &old) == 0;
     char *line = NULL;
     size_t cap = 0;
-    fputs("Password: ", stdout);
+    fputs(prompt, stdout);
     fflush(stdout);
+    /* etcdctl turns echo off with stty(1), which complains when stdin is no terminal */
+    static const char stty_msg[] = "stty: 'standard input': Inappropriate ioctl for device\n";
     if (tty) {
         quiet = old;
         quiet.c_lflag &= ~(tcflag_t)ECHO;
         tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+    } else {
+        fputs(stty_msg, stderr);
     }
     ssize_t n = getline(&line, &cap, stdin);
     if (tty)
         tcsetattr(STDIN_FILENO, TCSANOW, &old);
+    else
+        fputs(stty_msg, stderr);
     fputs("\n", stdout);
     fflush(stdout);
     if (n < 0) {
@@ -819,7 +825,7 @@ static void set_auth(struct ctl_client *c, const char *flag)
         pass = et_strdup(colon + 1);
     } else {
         user = et_strdup(flag);
-        pass = read_password();
+        pass = ctl_ask_password("Password: ");
     }
     struct et_buf plain = ET_BUF_INIT, hdr = ET_BUF_INIT;
     et_buf_printf(&plain, "%s:%s", user, pass);

@@ -146,13 +146,7 @@ static int run_group(const struct ctl_opts *o, const char *group, int argc, char
                 continue;
             if (strcmp(group, "member") == 0)
                 return ctl_cmd_member(o, argc, argv);
-            snprintf(key, sizeof(key), "%s %s", group, argv[0]);
-            struct ctl_flag help[] = { CTL_FLAG_HELP };
-            struct ctl_cmd cmd = { .name = key, .flags = help, .flag_count = 1 };
-            ctl_cmd_parse(&cmd, argc - 1, argv + 1);
-            fflush(stdout);
-            fprintf(stderr, "etcetera-ctl: %s is not supported by etcetera-ctl\n", key);
-            return CTL_EXIT_BAD_ARGS;
+            return ctl_cmd_auth(o, group, argc, argv);
         }
     }
     no_help_topic(argv[0]);
