@@ -87,6 +87,7 @@ struct bench_run {
     struct bench_watch_slot *watch;   /* BENCH_WATCH_RING slots, watch workload only */
     _Atomic uint64_t watch_writes;    /* writes done by the watch writer while measuring */
     _Atomic uint64_t watch_missed;    /* watcher receipts missing when the writer timed out */
+    _Atomic uint64_t watch_cycles;    /* writes the writer saw through (all got it or timeout) */
     int writer_wake_fd;               /* eventfd of the writer's worker */
 };
 

@@ -565,6 +565,12 @@ static int run_measure(struct bench_run *run, struct bench_result *res)
     while (atomic_load(&run->ready) < o->threads && !pool_failure(&p))
         progress_until(run, &p, &pr, et_mono_ns() + ET_NS_PER_SEC / 20);
 
+    /* Watchers are parked once the first write has reached them all: only then warm up. */
+    pr.what = "park";
+    int64_t park_deadline = et_mono_ns() + 60 * ET_NS_PER_SEC;
+    while (watch && atomic_load(&run->watch_cycles) == 0 && et_mono_ns() < park_deadline &&
+           !pool_failure(&p))
+        progress_until(run, &p, &pr, et_mono_ns() + ET_NS_PER_SEC / 20);
     pr.what = "warmup";
     progress_until(run, &p, &pr, et_mono_ns() + (int64_t)(o->warmup_s * 1e9));
     proc_sample(o, &res->before);

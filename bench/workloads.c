@@ -318,6 +318,7 @@ void bench_watch_writer_poll(struct bench_worker *w, struct bench_conn *c, int64
             return;
         if (got < watchers && measuring_since(run, c->writer_wait_ns))
             atomic_fetch_add(&run->watch_missed, watchers - got);
+        atomic_fetch_add(&run->watch_cycles, 1);
     }
     /* Clear the slots the next indexes will use (other writers may take a few indexes). */
     for (uint64_t i = 1; i <= 64; i++) {
