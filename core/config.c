@@ -40,6 +40,9 @@ enum kind {
     K_ENUM,     /* one of choices; stored as an int-sized enum */
     K_DURATION, /* Go time.Duration (accepted, not stored) */
     K_IGNORED,  /* legacy 0.4 name: bool-style, warns and ignores */
+    K_ADDR,     /* 0.4/2.x "IP:port" (a bind address may omit the port) */
+    K_PEERS,    /* 0.4 comma list of "host:port" */
+    K_CA,       /* 2.x --ca-file: trusted CA and client-cert-auth at once */
 };
 
 enum section {
@@ -54,6 +57,7 @@ enum section {
     S_UNSAFE,
     S_DEPRECATED,
     S_ETCETERA,
+    S_LEGACY,
     S_HIDDEN,
 };
 
@@ -114,8 +118,11 @@ static const struct flag_def flags[] = {
       S_MEMBER, NULL },
     { "max-txn-ops", K_UINT, NO_FIELD, NULL, "'128'",
       "Maximum number of operations permitted in a transaction.", S_MEMBER, NULL },
-    { "max-request-bytes", K_UINT, F(max_request_bytes), "1572864", "'1572864'",
-      "Maximum client request size in bytes the server will accept.", S_MEMBER, NULL },
+    { "max-request-bytes", K_UINT, F(max_request_bytes), "10485760", "'10485760'",
+      "Maximum client request size in bytes the server will accept.\n"
+      "(etcetera: default 10 MiB, the v2 form-body limit; etcd's 1572864 applies to v3 gRPC "
+      "only.)",
+      S_MEMBER, NULL },
     { "max-concurrent-streams", K_UINT, NO_FIELD, NULL, "'math.MaxUint32'",
       "Maximum concurrent streams that each client can open at a time.", S_MEMBER, NULL },
     { "grpc-keepalive-min-time", K_DURATION, NO_FIELD, NULL, "'5s'",
@@ -321,6 +328,30 @@ static const struct flag_def flags[] = {
     { "max-connections", K_UINT, F(max_connections), "0", "'0'",
       "Maximum number of open client connections (0 is unlimited).", S_ETCETERA, NULL },
 
+    /* etcd 0.4 / 2.x */
+    { "addr", K_ADDR, F(addr), NULL, "''",
+      "(0.4) Advertised client IP:port; also listens on all interfaces at that port unless "
+      "-bind-addr is set.",
+      S_LEGACY, NULL },
+    { "bind-addr", K_ADDR, F(bind_addr), NULL, "''",
+      "(0.4) Client listen IP[:port] (the port defaults to -addr's).", S_LEGACY, NULL },
+    { "peer-addr", K_ADDR, F(peer_addr), NULL, "''",
+      "(0.4) Advertised peer IP:port; also listens on all interfaces at that port unless "
+      "-peer-bind-addr is set.",
+      S_LEGACY, NULL },
+    { "peer-bind-addr", K_ADDR, F(peer_bind_addr), NULL, "''",
+      "(0.4) Peer listen IP[:port] (the port defaults to -peer-addr's).", S_LEGACY, NULL },
+    { "peers", K_PEERS, F(peers), NULL, "''",
+      "(0.4) Comma-separated host:port peer addresses of an existing cluster to join.", S_LEGACY,
+      NULL },
+    { "peers-file", K_STR, F(peers_file), NULL, "''",
+      "(0.4) File holding the comma-separated -peers list.", S_LEGACY, NULL },
+    { "ca-file", K_CA, F(client_tls), NULL, "''",
+      "(2.x) Client CA file: same as --trusted-ca-file with --client-cert-auth.", S_LEGACY, NULL },
+    { "peer-ca-file", K_CA, F(peer_tls), NULL, "''",
+      "(2.x) Peer CA file: same as --peer-trusted-ca-file with --peer-client-cert-auth.", S_LEGACY,
+      NULL },
+
     /* Hidden */
     { "config-file", K_STR, F(config_file), NULL, NULL, NULL, S_HIDDEN, NULL },
     { "version", K_BOOL, F(_version), "false", NULL, NULL, S_HIDDEN, NULL },
@@ -355,6 +386,7 @@ static const char *const section_titles[] = {
     [S_UNSAFE] = "Unsafe feature:",
     [S_DEPRECATED] = "TO BE DEPRECATED:\n",
     [S_ETCETERA] = "etcetera:",
+    [S_LEGACY] = "etcd 0.4 / 2.x compatibility:",
 };
 
 /* ---- output ------------------------------------------------------------------------------ */
@@ -685,6 +717,53 @@ static void dedup_sorted(struct et_strlist *l)
 }
 
 /*
+ * Checks an etcd 2.x address flag value (flags.IPAddressPort): "IP:port" with an IP literal (or
+ * "localhost"); a bind address may also be a bare IP (0.4: the port comes from -addr).
+ */
+static int check_addr(const char *v, bool bind, struct et_buf *e)
+{
+    char host[128];
+    const char *colon = strrchr(v, ':');
+    bool bracket = v[0] == '[';
+    if (bind && (colon == NULL || (bracket && v[strlen(v) - 1] == ']') ||
+                 (!bracket && strchr(v, ':') != colon))) {
+        colon = NULL; /* a bare IP */
+    } else if (colon == NULL) {
+        et_buf_printf(e, "address %s: missing port in address", v);
+        return -EINVAL;
+    } else if (!bracket && strchr(v, ':') != colon) {
+        et_buf_printf(e, "address %s: too many colons in address", v);
+        return -EINVAL;
+    }
+    size_t hlen = colon ? (size_t)(colon - v) : strlen(v);
+    const char *h = v;
+    if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
+        h++;
+        hlen -= 2;
+    }
+    if (hlen >= sizeof(host) || (colon == NULL && hlen == 0)) {
+        et_buf_append_str(e, "bad IP in address specification");
+        return -EINVAL;
+    }
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    uint64_t port = 0;
+    if (colon != NULL && (go_parse_uint(colon + 1, &port) != V_OK || port > 65535)) {
+        et_buf_printf(e, "address %s: invalid port", v);
+        return -EINVAL;
+    }
+    if (hlen == 0 && bind) {
+        et_buf_append_str(e, "IP required can't use a port only");
+        return -EINVAL;
+    }
+    if (!et_url_host_bindable("http", host)) {
+        et_buf_append_str(e, "bad IP in address specification");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/*
  * Sets flag @f from @v. On error appends the reason Go's flag package reports ("parse error",
  * "value out of range", "invalid value", or a URL message) to @e and returns -EINVAL.
  */
@@ -788,6 +867,39 @@ static int flag_set(struct pctx *p, const struct flag_def *f, const char *v, str
     case K_IGNORED:
         emit(p, 'W', "pkg/flags: flag \"-%s\" is no longer supported - ignoring.", f->name);
         return 0;
+    case K_ADDR: {
+        bool bind = strstr(f->name, "bind") != NULL;
+        if (check_addr(v, bind, e) != 0)
+            return -EINVAL;
+        char **dst = field(cfg, f);
+        et_free(*dst);
+        *dst = et_strdup(v);
+        return 0;
+    }
+    case K_PEERS: {
+        struct et_strlist l = { 0 };
+        if (*v)
+            split_list(v, &l, true);
+        for (size_t i = 0; i < l.count; i++) {
+            const char *colon = strrchr(l.items[i], ':');
+            if (colon == NULL || colon == l.items[i] || colon[1] == '\0') {
+                et_buf_printf(e, "address %s: missing port in address", l.items[i]);
+                et_strlist_free(&l);
+                return -EINVAL;
+            }
+        }
+        struct et_strlist *dst = field(cfg, f);
+        et_strlist_free(dst);
+        *dst = l;
+        return 0;
+    }
+    case K_CA: {
+        struct et_config_tls *t = field(cfg, f);
+        et_free(t->trusted_ca_file);
+        t->trusted_ca_file = *v ? et_strdup(v) : NULL;
+        t->client_cert_auth = t->client_cert_auth || *v;
+        return 0;
+    }
     }
     ET_UNREACHABLE();
 }
@@ -825,6 +937,25 @@ static const struct flag_def *flag_find(const char *name, size_t len, size_t *in
 
 /* ---- the command line (Go flag.FlagSet.Parse) -------------------------------------------- */
 
+/* etcd 0.4's one-letter names (it printed "[deprecated] use -X, not -Y" and went on). */
+static const char *const aliases[][2] = {
+    { "C", "peers" },
+    { "CF", "peers-file" },
+    { "n", "name" },
+    { "c", "addr" },
+    { "cl", "bind-addr" },
+    { "s", "peer-addr" },
+    { "sl", "peer-bind-addr" },
+    { "d", "data-dir" },
+    { "serverCAFile", "peer-ca-file" },
+    { "serverCert", "peer-cert-file" },
+    { "serverKey", "peer-key-file" },
+    { "clientCAFile", "ca-file" },
+    { "clientCert", "cert-file" },
+    { "clientKey", "key-file" },
+    { "snapshotCount", "snapshot-count" },
+};
+
 /* Returns 0 and the index of the first positional argument, 1 for help, or -EINVAL after
  * printing the error and usage. */
 static int parse_argv(struct pctx *p, int argc, char **argv, int *first_positional)
@@ -855,6 +986,12 @@ static int parse_argv(struct pctx *p, int argc, char **argv, int *first_position
         const char *value = eq ? eq + 1 : NULL;
         size_t idx = 0;
         const struct flag_def *f = flag_find(name, nlen, &idx);
+        for (size_t a = 0; f == NULL && a < ET_ARRAY_SIZE(aliases); a++) {
+            if (strlen(aliases[a][0]) == nlen && memcmp(aliases[a][0], name, nlen) == 0) {
+                f = flag_find(aliases[a][1], strlen(aliases[a][1]), &idx);
+                fprintf(p->err, "[deprecated] use -%s, not -%s\n", aliases[a][1], aliases[a][0]);
+            }
+        }
         if (f == NULL) {
             if ((nlen == 4 && memcmp(name, "help", 4) == 0) || (nlen == 1 && name[0] == 'h')) {
                 rc = 1;
@@ -993,40 +1130,51 @@ static int apply_env(struct pctx *p)
 
 /* ---- the config file --------------------------------------------------------------------- */
 
-static const char *yaml_type_name(const struct flag_def *f)
+/* The Go type etcd's config structs give a key (for json.Unmarshal's messages). */
+static const char *yaml_go_type(const struct flag_def *f)
 {
     switch (f->kind) {
     case K_BOOL:
         return "bool";
     case K_UINT:
-        return "uint64";
+        if (strcmp(f->name, "snapshot-count") == 0 || f->section == S_ETCETERA)
+            return "uint64";
+        return strcmp(f->name, "max-concurrent-streams") == 0 ? "uint32" : "uint";
     case K_INT:
-        return "int64";
+        return strcmp(f->name, "quota-backend-bytes") == 0 ? "int64" : "int";
     case K_DURATION:
         return "time.Duration";
+    case K_LIST:
+        return strcmp(f->name, "host-whitelist") == 0 ? "string" : "[]string";
     default:
         return "string";
     }
 }
 
-/* YAML 1.1 booleans, as the Go yaml library resolves them. */
-static int yaml_bool(const char *v, bool *out)
+static const char *yaml_kind_name(enum et__yaml_type t)
+{
+    switch (t) {
+    case ET_YAML_BOOL:
+        return "bool";
+    case ET_YAML_INT:
+    case ET_YAML_FLOAT:
+        return "number";
+    case ET_YAML_LIST:
+        return "array";
+    default:
+        return "string";
+    }
+}
+
+/* YAML 1.1 booleans, as the Go yaml library resolves them (true words). */
+static bool yaml_true(const char *v)
 {
     static const char *const t[] = { "y",    "Y",    "yes", "Yes", "YES", "true",
                                      "True", "TRUE", "on",  "On",  "ON" };
-    static const char *const f[] = { "n",     "N",     "no",  "No",  "NO", "false",
-                                     "False", "FALSE", "off", "Off", "OFF" };
-    for (size_t i = 0; i < ET_ARRAY_SIZE(t); i++) {
-        if (strcmp(v, t[i]) == 0) {
-            *out = true;
-            return 0;
-        }
-        if (strcmp(v, f[i]) == 0) {
-            *out = false;
-            return 0;
-        }
-    }
-    return -EINVAL;
+    for (size_t i = 0; i < ET_ARRAY_SIZE(t); i++)
+        if (strcmp(v, t[i]) == 0)
+            return true;
+    return false;
 }
 
 /* Maps a YAML key to a flag: top level keys are flag names (TLS keys only inside the
@@ -1070,57 +1218,102 @@ static const struct flag_def *yaml_flag(const struct et__yaml_entry *y, size_t *
     return NULL;
 }
 
+/* json.Unmarshal's complaint about a value of the wrong type. */
+static void yaml_type_error(const struct et__yaml_entry *y, const struct flag_def *f,
+                            const char *number, struct et_buf *e)
+{
+    bool proxy = strncmp(f->name, "proxy", 5) == 0 || strcmp(f->name, "discovery-fallback") == 0;
+    et_buf_printf(e,
+                  "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal %s%s%s "
+                  "into Go struct field %s.%s%s%s of type %s",
+                  yaml_kind_name(y->type), number ? " " : "", number ? number : "",
+                  proxy ? "configProxy" : "configYAML", y->section, y->section[0] ? "." : "",
+                  y->key, yaml_go_type(f));
+}
+
+/*
+ * Applies one YAML entry with the typing of etcd's json-tagged structs (spec/config.md section
+ * 4). Returns 0, -EINVAL with the message in @e, or ET_CONFIG_EXIT after printing a fatal line.
+ */
 static int apply_yaml_entry(struct pctx *p, const struct et__yaml_entry *y, struct et_buf *e)
 {
     size_t idx = 0;
     const struct flag_def *f = yaml_flag(y, &idx);
-    if (f == NULL)
+    if (f == NULL || y->type == ET_YAML_NULL)
         return 0;
+    const char *go = yaml_go_type(f);
     const char *v = y->value;
+    bool is_enum = f->kind == K_ENUM;
+    bool proxy_str = is_enum && strcmp(f->name, "initial-cluster-state") != 0;
     struct et_buf why = ET_BUF_INIT;
     int rc = 0;
-    if (f->kind == K_BOOL) {
-        bool b = false;
-        if (*v == '\0') {
-            rc = 0;
-        } else if (yaml_bool(v, &b) != 0) {
+    if (strcmp(go, "[]string") == 0) {
+        if (y->type != ET_YAML_LIST)
             rc = -EINVAL;
-        } else if (f->off != NO_FIELD) {
-            *(bool *)field(p->cfg, f) = b;
-        }
-    } else if (f->kind == K_UINT || f->kind == K_INT || f->kind == K_DURATION) {
-        const char *num = *v ? v : "0";
+    } else if (y->type == ET_YAML_LIST) {
+        rc = -EINVAL;
+    } else if (strcmp(go, "string") == 0) {
+        if (y->type == ET_YAML_BOOL && proxy_str)
+            v = yaml_true(v) ? "true" : "false";
+        else if (y->type != ET_YAML_STRING && !proxy_str)
+            rc = -EINVAL;
+    } else if (strcmp(go, "bool") == 0) {
+        if (y->type != ET_YAML_BOOL)
+            rc = -EINVAL;
+        else if (f->off != NO_FIELD)
+            *(bool *)field(p->cfg, f) = yaml_true(v);
+        goto done;
+    } else {
         int64_t i = 0;
         uint64_t u = 0;
-        rc = f->kind == K_UINT ? (go_parse_uint(num, &u) == V_OK ? 0 : -EINVAL)
-                               : (go_parse_int(num, &i) == V_OK ? 0 : -EINVAL);
-        if (rc == 0 && f->kind != K_DURATION && f->off != NO_FIELD) {
-            if (f->kind == K_UINT)
-                *(uint64_t *)field(p->cfg, f) = u;
-            else
-                *(int64_t *)field(p->cfg, f) = i;
+        bool ok = y->type == ET_YAML_INT;
+        bool neg = v[0] == '-';
+        if (ok && go[0] == 'u')
+            ok = !neg && go_parse_uint(v[0] == '+' ? v + 1 : v, &u) == V_OK &&
+                 (strcmp(go, "uint32") != 0 || u <= UINT32_MAX);
+        else if (ok)
+            ok = go_parse_int(v, &i) == V_OK;
+        if (!ok && (y->type == ET_YAML_INT || y->type == ET_YAML_FLOAT)) {
+            yaml_type_error(y, f, v, e);
+            return -EINVAL;
         }
-    } else if ((f->kind == K_URLS || f->kind == K_CORS) && *v == '\0') {
-        rc = 0; /* an empty list keeps the default, as etcd's file loader */
-    } else if (flag_set(p, f, v, &why) != 0) {
+        if (!ok)
+            rc = -EINVAL;
+        else if (f->off != NO_FIELD && f->kind == K_UINT)
+            *(uint64_t *)field(p->cfg, f) = u;
+        else if (f->off != NO_FIELD && f->kind == K_INT)
+            *(int64_t *)field(p->cfg, f) = i;
+        goto done;
+    }
+    if (rc != 0)
+        goto done;
+    if (strcmp(f->name, "initial-cluster-state") == 0 && *v == '\0')
+        v = "new";
+    if ((f->kind == K_URLS || f->kind == K_CORS) && *v == '\0')
+        goto done; /* an empty list keeps the default, as etcd's file loader */
+    if (flag_set(p, f, v, &why) != 0) {
         if (f->kind == K_URLS || f->kind == K_CORS) {
             fprintf(p->err, "unexpected error setting up %s: %s\n", f->name, why.data);
+        } else if (proxy_str) {
+            emit(p, 'C', "unexpected error setting up %s: %s",
+                 strcmp(f->name, "proxy") == 0 ? "proxyFlag" : "discovery-fallback flag", why.data);
+        } else if (is_enum) {
             et_buf_free(&why);
-            return ET_CONFIG_EXIT;
+            et_buf_append_str(e, "unexpected clusterState ");
+            et__go_quote(e, v, strlen(v));
+            return -EINVAL;
         }
-        if (f->kind == K_ENUM)
-            et_buf_printf(e, "unexpected %s %s", f->name, v);
-        rc = -EINVAL;
+        et_buf_free(&why);
+        return ET_CONFIG_EXIT;
     }
+done:
     et_buf_free(&why);
-    if (rc != 0 && e->len == 0)
-        et_buf_printf(e,
-                      "error unmarshaling JSON: json: cannot unmarshal string into Go struct "
-                      "field configYAML.%s of type %s",
-                      y->key, yaml_type_name(f));
-    if (rc == 0)
-        p->set_any[idx] = true;
-    return rc;
+    if (rc != 0) {
+        yaml_type_error(y, f, NULL, e);
+        return rc;
+    }
+    p->set_any[idx] = true;
+    return 0;
 }
 
 /* Loads @path; returns 0 or ET_CONFIG_EXIT after printing. */
@@ -1151,6 +1344,8 @@ static int apply_file(struct pctx *p, const char *path)
         rc = et__yaml_parse(text.data ? text.data : "", text.len, &doc, &e);
     for (size_t i = 0; rc == 0 && i < doc.count; i++)
         rc = apply_yaml_entry(p, &doc.entries[i], &e);
+    if (rc < 0 && e.len == 0)
+        et_buf_append_str(&e, "invalid configuration file");
     if (rc < 0)
         emit(p, 'E', "etcdmain: error verifying flags, %s. See 'etcd --help'.", e.data);
     et__yaml_free(&doc);
@@ -1167,6 +1362,103 @@ static size_t flag_index(const char *name)
     const struct flag_def *f = flag_find(name, strlen(name), &idx);
     ET_ASSERT(f != NULL);
     return idx;
+}
+
+/* "scheme://host:port" from an address flag value; @port_from supplies a missing port. */
+static char *addr_url(const char *scheme, const char *addr, const char *port_from)
+{
+    struct et_buf b = ET_BUF_INIT;
+    bool has_port = strrchr(addr, ':') != NULL && (addr[0] != '[' || addr[strlen(addr) - 1] != ']');
+    if (addr[0] != '[' && strchr(addr, ':') != strrchr(addr, ':'))
+        has_port = false; /* a bare IPv6 literal */
+    if (has_port || port_from == NULL) {
+        et_buf_printf(&b, "%s://%s", scheme, addr);
+    } else {
+        const char *port = strrchr(port_from, ':');
+        bool v6 = addr[0] != '[' && strchr(addr, ':') != NULL;
+        et_buf_printf(&b, "%s://%s%s%s%s", scheme, v6 ? "[" : "", addr, v6 ? "]" : "", port);
+    }
+    return b.data;
+}
+
+static void set_url_list(struct et_strlist *l, char *url)
+{
+    et_strlist_free(l);
+    et__strlist_push(l, url, strlen(url));
+    et_free(url);
+}
+
+/*
+ * Folds the 0.4 / 2.x address flags into the URL lists (spec/config.md sections 6 and 8.1).
+ * Returns 0, or -EINVAL with "Set only one of flags -X and -Y" in @e.
+ */
+static int apply_legacy_addrs(struct pctx *p, struct et_buf *e)
+{
+    struct et_config *cfg = p->cfg;
+
+    const struct {
+        const char *addr_flag, *url_flag;
+        char *value;
+    } pairs[] = {
+        { "addr", "advertise-client-urls", cfg->addr },
+        { "bind-addr", "listen-client-urls", cfg->bind_addr },
+        { "peer-addr", "initial-advertise-peer-urls", cfg->peer_addr },
+        { "peer-bind-addr", "listen-peer-urls", cfg->peer_bind_addr },
+    };
+
+    for (size_t i = 0; i < ET_ARRAY_SIZE(pairs); i++) {
+        if (pairs[i].value != NULL && p->set_any[flag_index(pairs[i].url_flag)]) {
+            et_buf_printf(e, "Set only one of flags -%s and -%s", pairs[i].url_flag,
+                          pairs[i].addr_flag);
+            return -EINVAL;
+        }
+    }
+    const char *cs = cfg->client_tls.cert_file && cfg->client_tls.key_file ? "https" : "http";
+    const char *ps = cfg->peer_tls.cert_file && cfg->peer_tls.key_file ? "https" : "http";
+    if (cfg->addr != NULL) {
+        set_url_list(&cfg->advertise_client_urls, addr_url(cs, cfg->addr, NULL));
+        p->set_any[flag_index("advertise-client-urls")] = true;
+        if (cfg->bind_addr == NULL)
+            set_url_list(&cfg->listen_client_urls, addr_url(cs, "0.0.0.0", cfg->addr));
+    }
+    if (cfg->bind_addr != NULL) {
+        set_url_list(&cfg->listen_client_urls,
+                     addr_url(cs, cfg->bind_addr, cfg->addr ? cfg->addr : ":4001"));
+        p->set_any[flag_index("listen-client-urls")] = true;
+    }
+    if (cfg->peer_addr != NULL) {
+        set_url_list(&cfg->initial_advertise_peer_urls, addr_url(ps, cfg->peer_addr, NULL));
+        p->set_any[flag_index("initial-advertise-peer-urls")] = true;
+        if (cfg->peer_bind_addr == NULL)
+            set_url_list(&cfg->listen_peer_urls, addr_url(ps, "0.0.0.0", cfg->peer_addr));
+    }
+    if (cfg->peer_bind_addr != NULL) {
+        set_url_list(&cfg->listen_peer_urls,
+                     addr_url(ps, cfg->peer_bind_addr, cfg->peer_addr ? cfg->peer_addr : ":7001"));
+        p->set_any[flag_index("listen-peer-urls")] = true;
+    }
+    if (cfg->peers_file != NULL && cfg->peers.count == 0) {
+        FILE *fp = fopen(cfg->peers_file, "r");
+        if (fp == NULL) {
+            et_buf_printf(e, "open %s: %s", cfg->peers_file,
+                          errno == ENOENT ? "no such file or directory" : strerror(errno));
+            return -EINVAL;
+        }
+        char line[4096];
+        size_t n = fread(line, 1, sizeof(line) - 1, fp);
+        fclose(fp);
+        line[n] = '\0';
+        line[strcspn(line, "\r\n")] = '\0';
+        const struct flag_def *f = &flags[flag_index("peers")];
+        struct et_buf why = ET_BUF_INIT;
+        int rc = flag_set(p, f, line, &why);
+        if (rc != 0)
+            et_buf_printf(e, "invalid -peers-file %s: %s", cfg->peers_file, why.data);
+        et_buf_free(&why);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
 }
 
 static void derive(struct pctx *p)
@@ -1351,10 +1643,23 @@ static int check_tls(struct pctx *p)
             const char *u = sides[s].urls->items[i];
             bool https = strncmp(u, "https://", 8) == 0 || strncmp(u, "unixs://", 8) == 0;
             if (https && !have) {
-                emit(p, 'C',
-                     "etcdmain: TLS key/cert (%s) must be provided for %s url %s with HTTPS "
-                     "scheme",
-                     sides[s].flags, sides[s].what, u);
+                if (s == 0) {
+                    struct et_url pu;
+                    char why[64];
+                    const char *hp = u;
+                    if (et_url_parse(u, &pu, why, sizeof(why)) == 0)
+                        hp = strstr(pu.raw, "://") + 3;
+                    emit(p, 'C',
+                         "etcdmain: cannot listen on TLS for %.*s: KeyFile and CertFile are not "
+                         "presented",
+                         (int)strcspn(hp, "/?#"), hp);
+                    et_url_free(&pu);
+                } else {
+                    emit(p, 'C',
+                         "etcdmain: TLS key/cert (%s) must be provided for %s url %s with HTTPS "
+                         "scheme",
+                         sides[s].flags, sides[s].what, u);
+                }
                 return ET_CONFIG_EXIT;
             }
             if (!https && t->cert_file != NULL && t->key_file != NULL)
@@ -1428,6 +1733,14 @@ int et_config_parse_to(struct et_config *cfg, int argc, char **argv, char **envp
         rc = apply_env(p);
     }
     if (rc == 0) {
+        struct et_buf e = ET_BUF_INIT;
+        if (apply_legacy_addrs(p, &e) != 0) {
+            emit(p, 'E', "etcdmain: error verifying flags, %s. See 'etcd --help'.", e.data);
+            rc = ET_CONFIG_EXIT;
+        }
+        et_buf_free(&e);
+    }
+    if (rc == 0) {
         derive(p);
         rc = validate(p);
     }
@@ -1452,11 +1765,12 @@ void et_config_free(struct et_config *cfg)
         const struct flag_def *f = &flags[i];
         if (f->off == NO_FIELD)
             continue;
-        if (f->kind == K_STR) {
+        if (f->kind == K_STR || f->kind == K_ADDR) {
             char **s = field(cfg, f);
             et_free(*s);
             *s = NULL;
-        } else if (f->kind == K_URLS || f->kind == K_CORS || f->kind == K_LIST) {
+        } else if (f->kind == K_URLS || f->kind == K_CORS || f->kind == K_LIST ||
+                   f->kind == K_PEERS) {
             et_strlist_free(field(cfg, f));
         }
     }

@@ -81,7 +81,8 @@ struct et_config {
     uint64_t max_snapshots;
     uint64_t max_wals;
     int64_t quota_backend_bytes;
-    uint64_t max_request_bytes; /* etcd's flag; default 1572864 (see et_config_parse) */
+    uint64_t max_request_bytes; /* etcd's flag name; default 10 MiB, etcd v2's form-body limit
+                                 * (etcd's own default 1572864 is its v3 gRPC limit) */
 
     /* Clustering */
     struct et_strlist initial_advertise_peer_urls;
@@ -135,6 +136,17 @@ struct et_config {
     uint64_t max_connections; /* 0 = unlimited */
 
     char *config_file; /* the YAML file used, NULL when none */
+
+    /* etcd 0.4 / 2.x addresses (spec/config.md sections 6-8), already folded into the URL lists
+     * above; kept for logging. NULL when unset. */
+    char *addr;           /* -addr IP:port: advertised client address */
+    char *bind_addr;      /* -bind-addr IP[:port]: client listen address */
+    char *peer_addr;      /* -peer-addr IP:port: advertised peer address */
+    char *peer_bind_addr; /* -peer-bind-addr IP[:port]: peer listen address */
+    /* -peers / -peers-file: "host:port" peer addresses of an existing 0.4-style cluster to join
+     * (the server decides how to use them). */
+    struct et_strlist peers;
+    char *peers_file;
 
     /* Which settings were given explicitly (flag, env or file). */
     bool listen_client_urls_set;

@@ -5,9 +5,11 @@
  * value is an indented block of "key: scalar" lines (the *-transport-security maps), a block
  * list ("- item" lines) or a flow list ("[a, b]") as a value (joined with ','), plain, single-
  * and double-quoted scalars, and null / ~ as empty. Anything else is an error naming the line,
- * in the style of the Go yaml library ("yaml: line 3: ..."). Never reads past @len.
+ * in the style of the Go yaml library ("error converting YAML to JSON: yaml: line 3: ..."). Never
+ * reads past @len.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -53,14 +55,18 @@ static size_t strip_comment(const char *p, size_t len)
 }
 
 /* Decodes one scalar (plain or quoted) into @out. */
-static int scalar(const char *p, size_t len, struct et_buf *out, int no, struct et_buf *e)
+static int scalar(const char *p, size_t len, struct et_buf *out, int no, struct et_buf *e,
+                  bool *quoted)
 {
+    *quoted = false;
     while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
         len--;
     while (len > 0 && (p[0] == ' ' || p[0] == '\t')) {
         p++;
         len--;
     }
+    if (len > 0 && (p[0] == '\'' || p[0] == '"'))
+        *quoted = true;
     if (len > 0 && p[0] == '\'') {
         for (size_t i = 1; i < len; i++) {
             if (p[i] == '\'') {
@@ -97,7 +103,8 @@ static int scalar(const char *p, size_t len, struct et_buf *out, int no, struct 
         (len == 4 && memcmp(p, "Null", 4) == 0) || (len == 4 && memcmp(p, "NULL", 4) == 0))
         return 0;
     if (len > 0 && strchr("&*!|>%@`{", p[0]) != NULL) {
-        et_buf_printf(e, "yaml: line %d: unsupported YAML construct", no);
+        et_buf_printf(e, "error converting YAML to JSON: yaml: line %d: unsupported YAML construct",
+                      no);
         return -EINVAL;
     }
     et_buf_append(out, p, len);
@@ -105,7 +112,8 @@ static int scalar(const char *p, size_t len, struct et_buf *out, int no, struct 
         et_buf_reserve(out, 0);
     return 0;
 bad:
-    et_buf_printf(e, "yaml: line %d: did not find expected end of quoted scalar", no);
+    et_buf_printf(e, "error converting YAML to JSON: yaml: line %d: found unexpected end of stream",
+                  no + 1);
     return -EINVAL;
 }
 
@@ -113,7 +121,9 @@ bad:
 static int flow_list(const char *p, size_t len, struct et_buf *out, int no, struct et_buf *e)
 {
     if (len < 2 || p[len - 1] != ']') {
-        et_buf_printf(e, "yaml: line %d: did not find expected ',' or ']'", no);
+        et_buf_printf(
+            e, "error converting YAML to JSON: yaml: line %d: did not find expected ',' or ']'",
+            no);
         return -EINVAL;
     }
     p++;
@@ -142,7 +152,8 @@ static int flow_list(const char *p, size_t len, struct et_buf *out, int no, stru
         if (n > 0 || !first || i < len) {
             if (!first)
                 et_buf_append_char(out, ',');
-            if (scalar(item, n, out, no, e) != 0)
+            bool q;
+            if (scalar(item, n, out, no, e, &q) != 0)
                 return -EINVAL;
         }
         first = false;
@@ -153,19 +164,72 @@ static int flow_list(const char *p, size_t len, struct et_buf *out, int no, stru
     return 0;
 }
 
-static int value_of(const char *p, size_t len, struct et_buf *out, int no, struct et_buf *e)
+static bool all_digits(const char *s, const char *set)
+{
+    if (*s == '\0')
+        return false;
+    for (; *s; s++)
+        if (strchr(set, *s) == NULL)
+            return false;
+    return true;
+}
+
+/* The Go yaml library's implicit typing of a plain scalar. */
+static enum et__yaml_type resolve(const char *s)
+{
+    static const char *const bools[] = { "y",    "Y",     "yes",   "Yes",   "YES",  "n",
+                                         "N",    "no",    "No",    "NO",    "true", "True",
+                                         "TRUE", "false", "False", "FALSE", "on",   "On",
+                                         "ON",   "off",   "Off",   "OFF" };
+    if (*s == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
+        strcmp(s, "NULL") == 0)
+        return ET_YAML_NULL;
+    for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]); i++)
+        if (strcmp(s, bools[i]) == 0)
+            return ET_YAML_BOOL;
+    const char *d = (*s == '-' || *s == '+') ? s + 1 : s;
+    if (strncmp(d, "0x", 2) == 0 && all_digits(d + 2, "0123456789abcdefABCDEF_"))
+        return ET_YAML_INT;
+    if ((strncmp(d, "0o", 2) == 0 || strncmp(d, "0b", 2) == 0) && all_digits(d + 2, "01234567_"))
+        return ET_YAML_INT;
+    if (all_digits(d, "0123456789_") && d[0] != '_')
+        return ET_YAML_INT;
+    if (strcmp(d, ".inf") == 0 || strcmp(d, ".Inf") == 0 || strcmp(d, ".INF") == 0 ||
+        strcmp(s, ".nan") == 0 || strcmp(s, ".NaN") == 0 || strcmp(s, ".NAN") == 0)
+        return ET_YAML_FLOAT;
+    bool digit = false, bad = false;
+    for (const char *c = d; *c && !bad; c++) {
+        if (*c >= '0' && *c <= '9')
+            digit = true;
+        else if (*c == 'e' || *c == 'E')
+            bad = !digit || !(c[1] == '-' || c[1] == '+' || (c[1] >= '0' && c[1] <= '9'));
+        else if (*c == '-' || *c == '+')
+            bad = c == d || (c[-1] != 'e' && c[-1] != 'E');
+        else if (*c != '.' && *c != '_')
+            bad = true;
+    }
+    return digit && !bad && strpbrk(d, ".eE") != NULL ? ET_YAML_FLOAT : ET_YAML_STRING;
+}
+
+static int value_of(const char *p, size_t len, struct et_buf *out, enum et__yaml_type *type, int no,
+                    struct et_buf *e)
 {
     while (len > 0 && (p[0] == ' ' || p[0] == '\t')) {
         p++;
         len--;
     }
-    if (len > 0 && p[0] == '[')
+    if (len > 0 && p[0] == '[') {
+        *type = ET_YAML_LIST;
         return flow_list(p, len, out, no, e);
-    return scalar(p, len, out, no, e);
+    }
+    bool quoted;
+    int rc = scalar(p, len, out, no, e, &quoted);
+    *type = quoted ? ET_YAML_STRING : resolve(out->data ? out->data : "");
+    return rc;
 }
 
 static void push(struct et__yaml_doc *doc, const char *section, const char *key, size_t key_len,
-                 struct et_buf *value, int no)
+                 struct et_buf *value, enum et__yaml_type type, int no)
 {
     doc->entries = et_realloc(doc->entries, (doc->count + 1) * sizeof(*doc->entries));
     struct et__yaml_entry *y = &doc->entries[doc->count++];
@@ -173,6 +237,7 @@ static void push(struct et__yaml_doc *doc, const char *section, const char *key,
     y->key = et_strndup(key, key_len);
     y->value = value->data ? et_strndup(value->data, value->len) : et_strdup("");
     y->line = no;
+    y->type = type;
 }
 
 /* Splits "key: value" (a key may be quoted); returns -EINVAL if there is no ": ". */
@@ -205,7 +270,8 @@ static int split_key(const struct yline *l, const char **key, size_t *key_len, c
     *val_len = l->len - i - 1;
     return 0;
 bad:
-    et_buf_printf(e, "yaml: line %d: could not find expected ':'", l->no);
+    et_buf_printf(e, "error converting YAML to JSON: yaml: line %d: could not find expected ':'",
+                  l->no);
     return -EINVAL;
 }
 
@@ -227,7 +293,9 @@ static int read_lines(const char *text, size_t len, struct yline **out, size_t *
         while (ind < l && s[ind] == ' ')
             ind++;
         if (ind < l && s[ind] == '\t') {
-            et_buf_printf(e, "yaml: line %d: found character that cannot start any token", no);
+            et_buf_printf(
+                e,
+                "error converting YAML to JSON: yaml: found character that cannot start any token");
             et_free(lines);
             return -EINVAL;
         }
@@ -237,7 +305,8 @@ static int read_lines(const char *text, size_t len, struct yline **out, size_t *
         if (c == 0 || (ind == 0 && c == 3 && memcmp(s, "---", 3) == 0))
             continue;
         if (memchr(s + ind, '\0', c) != NULL) {
-            et_buf_printf(e, "yaml: control characters are not allowed");
+            et_buf_printf(
+                e, "error converting YAML to JSON: yaml: control characters are not allowed");
             et_free(lines);
             return -EINVAL;
         }
@@ -265,8 +334,16 @@ int et__yaml_parse(const char *text, size_t len, struct et__yaml_doc *doc, struc
         const char *key, *val;
         size_t key_len, val_len;
         if (l->indent != 0) {
-            et_buf_printf(e, "yaml: line %d: mapping values are not allowed in this context",
+            et_buf_printf(e,
+                          "error converting YAML to JSON: yaml: line %d: mapping values are not "
+                          "allowed in this context",
                           l->no);
+            rc = -EINVAL;
+            break;
+        }
+        if (n == 1 && memchr(l->p, ':', l->len) == NULL) {
+            et_buf_append_str(e, "error unmarshaling JSON: while decoding JSON: json: cannot "
+                                 "unmarshal string into Go value of type embed.configYAML");
             rc = -EINVAL;
             break;
         }
@@ -278,9 +355,10 @@ int et__yaml_parse(const char *text, size_t len, struct et__yaml_doc *doc, struc
         while (blank < val_len && (val[blank] == ' ' || val[blank] == '\t'))
             blank++;
         if (blank < val_len) {
-            rc = value_of(val, val_len, &v, l->no, e);
+            enum et__yaml_type type;
+            rc = value_of(val, val_len, &v, &type, l->no, e);
             if (rc == 0)
-                push(doc, "", key, key_len, &v, l->no);
+                push(doc, "", key, key_len, &v, type, l->no);
         } else if (j < n && lines[j].indent == 0 && lines[j].len > 0 && lines[j].p[0] == '-' &&
                    (lines[j].len == 1 || lines[j].p[1] == ' ')) {
             /* A block list at the same indentation as its key. */
@@ -289,10 +367,11 @@ int et__yaml_parse(const char *text, size_t len, struct et__yaml_doc *doc, struc
                  j++) {
                 if (v.len > 0 || j > i + 1)
                     et_buf_append_char(&v, ',');
-                rc = scalar(lines[j].p + 1, lines[j].len - 1, &v, lines[j].no, e);
+                bool q;
+                rc = scalar(lines[j].p + 1, lines[j].len - 1, &v, lines[j].no, e, &q);
             }
             if (rc == 0)
-                push(doc, "", key, key_len, &v, l->no);
+                push(doc, "", key, key_len, &v, ET_YAML_LIST, l->no);
         } else if (j < n && lines[j].indent > 0) {
             size_t ind = lines[j].indent;
             char *section = et_strndup(key, key_len);
@@ -300,35 +379,42 @@ int et__yaml_parse(const char *text, size_t len, struct et__yaml_doc *doc, struc
             for (; rc == 0 && j < n && lines[j].indent > 0; j++) {
                 const struct yline *c = &lines[j];
                 if (c->indent != ind) {
-                    et_buf_printf(e, "yaml: line %d: did not find expected key", c->no);
+                    et_buf_printf(e,
+                                  "error converting YAML to JSON: yaml: line %d: mapping values "
+                                  "are not allowed in this context",
+                                  c->no);
                     rc = -EINVAL;
                 } else if (list) {
                     if (c->p[0] != '-' || (c->len > 1 && c->p[1] != ' ')) {
-                        et_buf_printf(e, "yaml: line %d: did not find expected '-' indicator",
+                        et_buf_printf(e,
+                                      "error converting YAML to JSON: yaml: line %d: did not find "
+                                      "expected '-' indicator",
                                       c->no);
                         rc = -EINVAL;
                         break;
                     }
                     if (j > i + 1)
                         et_buf_append_char(&v, ',');
-                    rc = scalar(c->p + 1, c->len - 1, &v, c->no, e);
+                    bool q;
+                    rc = scalar(c->p + 1, c->len - 1, &v, c->no, e, &q);
                 } else {
                     const char *k2, *v2;
                     size_t k2_len, v2_len;
                     struct et_buf sv = ET_BUF_INIT;
                     rc = split_key(c, &k2, &k2_len, &v2, &v2_len, e);
+                    enum et__yaml_type t2;
                     if (rc == 0)
-                        rc = value_of(v2, v2_len, &sv, c->no, e);
+                        rc = value_of(v2, v2_len, &sv, &t2, c->no, e);
                     if (rc == 0)
-                        push(doc, section, k2, k2_len, &sv, c->no);
+                        push(doc, section, k2, k2_len, &sv, t2, c->no);
                     et_buf_free(&sv);
                 }
             }
             if (rc == 0 && list)
-                push(doc, "", key, key_len, &v, l->no);
+                push(doc, "", key, key_len, &v, ET_YAML_LIST, l->no);
             et_free(section);
         } else {
-            push(doc, "", key, key_len, &v, l->no);
+            push(doc, "", key, key_len, &v, ET_YAML_NULL, l->no);
         }
         i = j;
     }

@@ -91,7 +91,7 @@ Test(config, defaults_are_etcd2_listeners_and_34_values)
     cr_assert_eq(c->snapshot_count, 100000);
     cr_assert_eq(c->heartbeat_interval_ms, 100);
     cr_assert_eq(c->election_timeout_ms, 1000);
-    cr_assert_eq(c->max_request_bytes, 1572864);
+    cr_assert_eq(c->max_request_bytes, 10485760);
     cr_assert_eq(c->event_history, 1000);
     cr_assert_eq(c->reactors, (uint64_t)sysconf(_SC_NPROCESSORS_ONLN));
     cr_assert_eq(c->max_connections, 0);
@@ -151,8 +151,52 @@ Test(config, unknown_flag_prints_error_and_usage_exit_2)
     cr_assert(strstr(t_r.err, "\nUsage:\n\n  etcd [flags]\n") != NULL);
     cr_assert_str_eq(t_r.out, "");
     t_free();
-    t_parse("-addr", "127.0.0.1:4001");
-    t_expect_exit(2, "flag provided but not defined: -addr");
+    t_parse("-peer-bind-addr-x", "1");
+    t_expect_exit(2, "flag provided but not defined: -peer-bind-addr-x");
+}
+
+Test(config, legacy_04_addresses_fold_into_urls)
+{
+    t_parse("-name", "instance1", "-addr", "10.1.2.3:4001", "-peer-addr", "10.1.2.3:7001", "-peers",
+            "10.1.2.4:7001,10.1.2.5:7001");
+    cr_assert_eq(t_r.rc, 0, "%s", t_r.err);
+    struct et_config *c = &t_r.cfg;
+    cr_assert_eq(c->advertise_client_urls.count, 1);
+    cr_assert_str_eq(c->advertise_client_urls.items[0], "http://10.1.2.3:4001");
+    cr_assert_str_eq(c->listen_client_urls.items[0], "http://0.0.0.0:4001");
+    cr_assert_str_eq(c->initial_advertise_peer_urls.items[0], "http://10.1.2.3:7001");
+    cr_assert_str_eq(c->listen_peer_urls.items[0], "http://0.0.0.0:7001");
+    cr_assert_str_eq(c->initial_cluster, "instance1=http://10.1.2.3:7001");
+    cr_assert_eq(c->peers.count, 2);
+    cr_assert_str_eq(c->peers.items[1], "10.1.2.5:7001");
+    t_free();
+    t_parse("-c", "127.0.0.1:4002", "-cl", "127.0.0.1", "-sl", "127.0.0.1:7002");
+    cr_assert_eq(t_r.rc, 0, "%s", t_r.err);
+    cr_assert_str_eq(t_r.cfg.listen_client_urls.items[0], "http://127.0.0.1:4002");
+    cr_assert_str_eq(t_r.cfg.listen_peer_urls.items[0], "http://127.0.0.1:7002");
+    cr_assert(strstr(t_r.err, "[deprecated] use -addr, not -c\n") != NULL);
+    t_free();
+    t_parse("-addr", "::1:4001");
+    t_expect_exit(2, "invalid value \"::1:4001\" for flag -addr: address ::1:4001: too many "
+                     "colons in address");
+    t_free();
+    t_parse("-addr", "[::1]:4001", "-bind-addr", "::");
+    cr_assert_eq(t_r.rc, 0, "%s", t_r.err);
+    cr_assert_str_eq(t_r.cfg.listen_client_urls.items[0], "http://[::]:4001");
+    cr_assert_str_eq(t_r.cfg.advertise_client_urls.items[0], "http://[::1]:4001");
+    t_free();
+    t_parse("-addr", "host.example:4001");
+    t_expect_exit(2, "invalid value \"host.example:4001\" for flag -addr: bad IP in address "
+                     "specification");
+    t_free();
+    t_parse("-addr", "10.0.0.1:4001", "--advertise-client-urls", "http://10.0.0.1:2379");
+    t_expect_exit(1, "E | etcdmain: error verifying flags, Set only one of flags "
+                     "-advertise-client-urls and -addr. See 'etcd --help'.");
+    t_free();
+    t_parse("--ca-file", "ca.pem");
+    cr_assert_eq(t_r.rc, 0, "%s", t_r.err);
+    cr_assert_str_eq(t_r.cfg.client_tls.trusted_ca_file, "ca.pem");
+    cr_assert(t_r.cfg.client_tls.client_cert_auth);
 }
 
 Test(config, flag_syntax_errors)
@@ -397,4 +441,8 @@ Test(config, tls_flags_and_https_without_cert)
             "https://127.0.0.1:32393");
     t_expect_exit(1, "C | etcdmain: TLS key/cert (--cert-file, --key-file) must be provided for "
                      "client url https://127.0.0.1:32393 with HTTPS scheme");
+    t_free();
+    t_parse("--listen-peer-urls", "https://127.0.0.1:32394");
+    t_expect_exit(1, "C | etcdmain: cannot listen on TLS for 127.0.0.1:32394: KeyFile and "
+                     "CertFile are not presented");
 }

@@ -221,9 +221,9 @@ Test(config_file, errors)
     char *err = NULL;
     t_write("snapshot-count: abc\n");
     cr_assert_eq(t_load(&c, &err, NULL, NULL), 1);
-    cr_assert(strstr(err, "E | etcdmain: error verifying flags, error unmarshaling JSON: json: "
-                          "cannot unmarshal string into Go struct field configYAML."
-                          "snapshot-count of type uint64. See 'etcd --help'.") != NULL,
+    cr_assert(strstr(err, "E | etcdmain: error verifying flags, error unmarshaling JSON: while "
+                          "decoding JSON: json: cannot unmarshal string into Go struct field "
+                          "configYAML.snapshot-count of type uint64. See 'etcd --help'.") != NULL,
               "%s", err);
     et_config_free(&c);
     free(err);
@@ -235,17 +235,52 @@ Test(config_file, errors)
               "%s", err);
     et_config_free(&c);
     free(err);
-    const char *bad[] = { "name 'x'\n",    "\tname: x\n",
-                          "name: 'x\n",    "a:\n  b: 1\n   c: 2\n",
-                          "  name: x\n",   "log-outputs: [a, b\n",
-                          "x: &anchor y\n" };
+    /* Each bad input and the message etcd 3.4.23 gives for it (where we match it). */
+    const char *bad[][2] = {
+        { "name 'x'\n", "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal "
+                        "string into Go value of type embed.configYAML" },
+        { "\tname: x\n", "error converting YAML to JSON: yaml: found character that cannot "
+                         "start any token" },
+        { "a:\n  b: 1\n   c: 2\n", "error converting YAML to JSON: yaml: line 3: " },
+        { "name: 'x\n", "error converting YAML to JSON: yaml: line " },
+        { "  name: x\nb: 1\n", "error converting YAML to JSON: yaml: line " },
+        { "log-outputs: [a, b\n", "error converting YAML to JSON: yaml: line " },
+        { "x: &anchor y\n", "error converting YAML to JSON: yaml: line " },
+        { "name: true\n", "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal "
+                          "bool into Go struct field configYAML.name of type string" },
+        { "name: 123\n", "json: cannot unmarshal number into Go struct field configYAML.name of "
+                         "type string" },
+        { "snapshot-count: 5.5\n", "json: cannot unmarshal number 5.5 into Go struct field "
+                                   "configYAML.snapshot-count of type uint64" },
+        { "snapshot-count: '5'\n", "json: cannot unmarshal string into Go struct field "
+                                   "configYAML.snapshot-count of type uint64" },
+        { "enable-v2: maybe\n", "json: cannot unmarshal string into Go struct field "
+                                "configYAML.enable-v2 of type bool" },
+        { "log-outputs: stderr\n", "json: cannot unmarshal string into Go struct field "
+                                   "configYAML.log-outputs of type []string" },
+        { "cors: [a]\n", "json: cannot unmarshal array into Go struct field configYAML.cors of "
+                         "type string" },
+        { "initial-cluster-state: bad\n", "error verifying flags, unexpected clusterState "
+                                          "\"bad\". See 'etcd --help'." },
+        { "proxy: off\n", "C | unexpected error setting up proxyFlag: invalid value" },
+        { "discovery-fallback: bad\n", "C | unexpected error setting up discovery-fallback "
+                                       "flag: invalid value" },
+    };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        t_write(bad[i]);
-        cr_assert_eq(t_load(&c, &err, NULL, NULL), 1, "accepted: %s", bad[i]);
-        cr_assert(strstr(err, "error verifying flags, yaml: line ") != NULL, "%s", err);
+        t_write(bad[i][0]);
+        cr_assert_eq(t_load(&c, &err, NULL, NULL), 1, "accepted: %s", bad[i][0]);
+        cr_assert(strstr(err, bad[i][1]) != NULL, "%s: %s", bad[i][0], err);
         et_config_free(&c);
         free(err);
     }
+    t_write("enable-v2: yes\nname: ~\nsnapshot-count: 0x10\nproxy: 'readonly'\n");
+    cr_assert_eq(t_load(&c, &err, NULL, NULL), 0, "%s", err);
+    cr_assert(c.enable_v2);
+    cr_assert_str_eq(c.name, "default");
+    cr_assert_eq(c.snapshot_count, 16);
+    cr_assert_eq(c.proxy, ET_PROXY_READONLY);
+    et_config_free(&c);
+    free(err);
 }
 
 Test(config_file, block_list_and_env_file)
