@@ -13,6 +13,7 @@ Fixtures
   make_server     factory: make_server() -> a started ServerProc, cleaned up
                   after the test; ServerProc.restart(sig) / kill() / start()
                   reuse the same data directory and ports.
+  restartable_server  make_server() for tests that need just one.
 
 Every server is killed (whole process group) and its temporary directory
 removed when its fixture ends, whether the test passed or not; the tail of its
@@ -150,6 +151,13 @@ def make_server(pytestconfig, request):
         yield pool.make
     finally:
         pool.cleanup()
+
+
+@pytest.fixture
+def restartable_server(make_server):
+    """A started member for one test; restart(signal.SIGKILL or SIGTERM),
+    kill(), stop() and start() keep its data directory and ports."""
+    return make_server()
 
 
 @pytest.fixture

@@ -209,8 +209,8 @@ def test_torn_wal_tail(make_server, server_kind):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
-def test_ttl_survives_restart(make_server, sig):
-    server = make_server()
+def test_ttl_survives_restart(restartable_server, sig):
+    server = restartable_server
     t0 = time.time()
     short = put(server, "/v2/keys/ttl/short", {"value": "s", "ttl": "2"}).json()["node"]
     long_ = put(server, "/v2/keys/ttl/long", {"value": "l", "ttl": "100"}).json()["node"]
@@ -241,8 +241,8 @@ def test_ttl_survives_restart(make_server, sig):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
-def test_history_survives_restart(make_server, sig):
-    server = make_server()
+def test_history_survives_restart(restartable_server, sig):
+    server = restartable_server
     idx = []
     for v in ("1", "2", "3"):
         idx.append(put(server, "/v2/keys/hist/k", {"value": v}).json()["node"]["modifiedIndex"])

@@ -8,14 +8,16 @@ not continue (Q4), and a stream watcher on a deleted key may get the event
 once or twice (Q15).
 """
 
+import http.client
 import json
 import re
+import socket
 import threading
 import time
 
 import pytest
 
-from itestlib import StreamReader, delete, get, post, put, raw_exchange, request
+from itestlib import Response, StreamReader, delete, get, post, put, raw_exchange, request
 
 
 def K(prefix, *parts):
@@ -23,20 +25,35 @@ def K(prefix, *parts):
 
 
 class Poll:
-    """A long poll running in a thread."""
+    """A long poll.  The constructor returns once the response headers are in:
+    servers send them as soon as the watch is registered (before any event),
+    so a write made after that is guaranteed to be seen by the watch.  The body
+    (the event) is read by a thread."""
 
     def __init__(self, server, path, timeout=10):
         self.result = None
         self.error = None
-        self.t = threading.Thread(target=self._run, args=(server, path, timeout), daemon=True)
-        self.t.start()
-        time.sleep(0.15)   # let the watch register before the test writes
-
-    def _run(self, server, path, timeout):
+        self.conn = http.client.HTTPConnection("127.0.0.1", server.client_port, timeout=5)
+        self.conn.request("GET", path)
         try:
-            self.result = get(server, path, timeout=timeout)
+            self.resp = self.conn.getresponse()
+        except socket.timeout:
+            self.conn.close()
+            pytest.fail("watch %s: no response headers within 5 s (they must be sent when "
+                        "the watch is registered, before any event)" % path)
+        self.conn.sock.settimeout(timeout)
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        try:
+            body = self.resp.read()
+            self.result = Response(self.resp.status, self.resp.reason,
+                                   self.resp.getheaders(), body)
         except Exception as e:  # noqa: BLE001
             self.error = e
+        finally:
+            self.conn.close()
 
     def wait(self, timeout=10):
         self.t.join(timeout)
@@ -172,7 +189,8 @@ def test_wait_index_history(server, uniq):
 
 def test_expire_event(server, uniq):
     r = put(server, K(uniq, "ex"), {"value": "v", "ttl": "1"}).json()
-    p = Poll(server, K(uniq, "ex") + "?wait=true", timeout=6)
+    p = Poll(server, K(uniq, "ex") + "?wait=true&waitIndex=%d" % (r["node"]["modifiedIndex"] + 1),
+             timeout=6)
     b = p.wait(timeout=6).json()
     assert b["action"] == "expire"
     assert b["node"]["key"] == uniq + "/ex"
@@ -197,7 +215,6 @@ def test_refresh_not_delivered(server, uniq):
 
 def test_keepalive_after_long_poll(server, uniq):
     """A finished long poll leaves the connection usable."""
-    import http.client
     conn = http.client.HTTPConnection("127.0.0.1", server.client_port, timeout=10)
     try:
         idx = put(server, K(uniq, "ka"), {"value": "1"}).json()["node"]["modifiedIndex"]
@@ -292,7 +309,6 @@ def test_long_poll_chunked_terminated(server, uniq):
 # ---------------------------------------------------------------------------
 
 def test_event_index_cleared_and_recovery(fresh_server):
-    import http.client
     s = fresh_server
     conn = http.client.HTTPConnection("127.0.0.1", s.client_port, timeout=30)
     try:
