@@ -276,6 +276,11 @@ CASES = [
                   ["rm", "--with-value", "2", "/wc"], ["mk", "/wc", "3"],
                   ["update", "/wc", "4"]],
          "wait": "output"},
+        {"bg": ["watch", "-f", "/wt"], "then": [["set", "--ttl", "1", "/wt", "x"],
+                                               {"sleep": 2.5}, ["set", "/wt", "y"]],
+         "wait": "output"},
+        {"bg": ["-o", "extended", "watch", "-f", "-r", "/wt2"],
+         "then": [["set", "--ttl", "1", "/wt2/k", "x"], {"sleep": 2.5}], "wait": "output"},
         ["set", "/wa", "1"],
         ["set", "/wa", "2"],
         ["watch", "--after-index", "1", "/wa"],
@@ -451,7 +456,8 @@ CASES = [
         ["mk", "/foo/bar", "Hello world"],
         ["mkdir", "/foo/dir"],
         ["set", "/foo/bar/baz", "x"],
-        ["ls"],
+        {"cmd": ["ls"], "unordered": True},
+        {"cmd": ["ls", "--recursive"], "unordered": True},
         ["ls", "--recursive", "--sort", "/foo"],
         ["get", "/foo"],
         ["-o", "extended", "get", "/foo/bar"],
@@ -712,8 +718,11 @@ def run_case(name, steps, ref, tgt, loose, verbose):
                 bg_ready(side, before)
             time.sleep(0.1)
             for m, sub in enumerate(st.get("then", []), 1):
+                if isinstance(sub, dict) and "sleep" in sub:
+                    time.sleep(sub["sleep"])
+                    continue
                 compare("step %d.%d %s" % (n, m, describe(sub)), ref.run(sub), tgt.run(sub))
-            lines = sum(1 for s in st.get("then", []) if "mkdir" not in s)
+            lines = sum(1 for s in st.get("then", []) if isinstance(s, list) and "mkdir" not in s)
             ra = bgs[0].finish(st.get("wait", "exit"), lines)
             rb = bgs[1].finish(st.get("wait", "exit"), lines)
             compare("step %d %s (background)" % (n, " ".join(st["bg"])), ra, rb)
