@@ -93,11 +93,12 @@ struct raft_node {
     raft_index last_index;
     raft_index applied;
     raft_term applied_term;
-    raft_index snap_index;      /* newest snapshot on disk */
-    raft_index snap_prev_index; /* the one before it: the WAL is kept back to here */
-    uint64_t next_seq;          /* origin sequence of the next local proposal */
-    uint64_t first_seq;         /* this run's first: older sequences are a past run's */
-    int failed;                 /* the WAL failed: every proposal fails with this error */
+    raft_index snap_index;       /* newest snapshot on disk */
+    raft_index snap_prev_index;  /* the one before it: the WAL is kept back to here */
+    raft_index snap_tried_index; /* applied index at the last snapshot attempt */
+    uint64_t next_seq;           /* origin sequence of the next local proposal */
+    uint64_t first_seq;          /* this run's first: older sequences are a past run's */
+    int failed;                  /* the WAL failed: every proposal fails with this error */
 
     /* pending local proposals, FIFO by seq (ring buffer) */
     struct node_pending *pend;
@@ -239,7 +240,7 @@ static int node_snapshot(struct raft_node *n)
     size_t len = 0;
     int ret;
     n->cfg.snapshot_save(n->cfg.data, &buf, &len);
-    ret = raft_snap_save(n->snap_dir, n->applied, n->applied_term, buf, len);
+    ret = raft_snap_save(n->snap_dir, n->applied, n->applied_term, NULL, 0, buf, len);
     et_free(buf);
     if (ret < 0) {
         et_error("raft: saving a snapshot at index %" PRIu64 " failed: %s", n->applied,
@@ -247,8 +248,10 @@ static int node_snapshot(struct raft_node *n)
         return ret;
     }
     raft_wal_append_snapshot(n->wal, n->applied, n->applied_term);
-    if ((ret = raft_wal_sync(n->wal)) < 0)
+    if ((ret = raft_wal_sync(n->wal)) < 0) {
+        n->failed = ret; /* the WAL is unusable: so is the node */
         return ret;
+    }
     /* Keep the WAL back to the previous snapshot: a damaged newest one can still be replaced. */
     n->snap_prev_index = n->snap_index;
     n->snap_index = n->applied;
@@ -265,11 +268,12 @@ static void node_maybe_snapshot(struct raft_node *n)
 {
     if (n->cfg.snapshot_count == 0 || n->failed || !n->cfg.snapshot_save)
         return;
-    if (n->applied - n->snap_index < n->cfg.snapshot_count)
+    if (n->applied - n->snap_tried_index < n->cfg.snapshot_count)
         return;
-    int ret = node_snapshot(n);
-    if (ret < 0 && n->failed == 0 && ret != -ENOSPC)
-        n->failed = ret;
+    /* A failed snapshot (disk full, say) is retried snapshot_count entries later; the WAL
+     * simply keeps growing meanwhile. */
+    n->snap_tried_index = n->applied;
+    (void)node_snapshot(n);
 }
 
 /* ---- the thread -------------------------------------------------------------------------- */
@@ -441,8 +445,8 @@ static void *node_main(void *arg)
             node_wait(n);
         /* Re-arm before draining: a push after this point writes the eventfd again. */
         __atomic_exchange_n(&n->wake_pending, 0, __ATOMIC_ACQ_REL);
-        int64_t now = et_mono_ns();
-        node_tick(n, now);
+        node_tick(n, et_mono_ns());
+        int64_t now = et_mono_ns(); /* after the tick: deadlines are judged when popped */
         more = node_collect(n, now);
         node_commit(n);
         node_reads(n, now);
@@ -514,13 +518,14 @@ static int node_restore(struct raft_node *n)
     if (ret == 0) {
         ret = n->cfg.snapshot_load ? n->cfg.snapshot_load(n->cfg.data, snap.data, snap.len)
                                    : -ENOTSUP;
-        et_free(snap.data);
+        raft_snap_free(&snap);
         if (ret < 0) {
             et_error("raft: loading the snapshot at index %" PRIu64 " failed: %s", snap.index,
                      strerror(-ret));
             return ret;
         }
         n->applied = n->commit = n->last_index = n->snap_index = snap.index;
+        n->snap_tried_index = snap.index;
         n->applied_term = snap.term;
     }
     rp.base = n->snap_index;

@@ -22,8 +22,8 @@
 #include "core/crc32c.h"
 #include "core/log.h"
 
-#define SNAP_MAGIC "ETSNAP1"
-#define SNAP_HDR   40
+#define SNAP_MAGIC "ETSNAP2"
+#define SNAP_HDR   48
 
 struct snap_name {
     raft_index index;
@@ -79,7 +79,8 @@ static int write_all(int fd, const void *p, size_t len)
     return 0;
 }
 
-int raft_snap_save(const char *dir, raft_index index, raft_term term, const void *data, size_t len)
+int raft_snap_save(const char *dir, raft_index index, raft_term term, const void *meta,
+                   size_t meta_len, const void *data, size_t len)
 {
     unsigned char h[SNAP_HDR] = { 0 };
     char name[64], tmp[80];
@@ -87,13 +88,15 @@ int raft_snap_save(const char *dir, raft_index index, raft_term term, const void
     if (ret < 0)
         return ret;
     ET_ASSERT(len == 0 || data != NULL);
+    ET_ASSERT(meta_len == 0 || meta != NULL);
     memcpy(h, SNAP_MAGIC, 8);
     put_le64(h + 8, index);
     put_le64(h + 16, term);
-    put_le64(h + 24, len);
-    uint32_t crc = et_crc32c(et_crc32c(0, h + 8, 24), data, len);
+    put_le64(h + 24, meta_len);
+    put_le64(h + 32, len);
+    uint32_t crc = et_crc32c(et_crc32c(et_crc32c(0, h + 8, 32), meta, meta_len), data, len);
     for (int i = 0; i < 4; i++)
-        h[32 + i] = (unsigned char)(crc >> (8 * i));
+        h[40 + i] = (unsigned char)(crc >> (8 * i));
     snprintf(name, sizeof(name), "%016" PRIx64 "-%016" PRIx64 ".snap", index, term);
     snprintf(tmp, sizeof(tmp), "%s.tmp", name);
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -104,7 +107,8 @@ int raft_snap_save(const char *dir, raft_index index, raft_term term, const void
         ret = -errno;
         goto out_dir;
     }
-    if ((ret = write_all(fd, h, sizeof(h))) < 0 || (ret = write_all(fd, data, len)) < 0)
+    if ((ret = write_all(fd, h, sizeof(h))) < 0 || (ret = write_all(fd, meta, meta_len)) < 0 ||
+        (ret = write_all(fd, data, len)) < 0)
         goto out_unlink;
     if (fsync(fd) < 0 || renameat(dfd, tmp, dfd, name) < 0 || fsync(dfd) < 0) {
         ret = -errno;
@@ -170,28 +174,35 @@ static int read_snap(const char *path, const struct snap_name *sn, struct raft_s
     }
     if ((size_t)st.st_size < SNAP_HDR || pread(fd, h, SNAP_HDR, 0) != SNAP_HDR)
         goto out_close;
-    uint64_t len = get_le64(h + 24);
+    uint64_t meta_len = get_le64(h + 24), len = get_le64(h + 32);
+    uint64_t body = (uint64_t)st.st_size - SNAP_HDR;
     if (memcmp(h, SNAP_MAGIC, 8) != 0 || get_le64(h + 8) != sn->index ||
-        get_le64(h + 16) != sn->term || len != (uint64_t)st.st_size - SNAP_HDR)
+        get_le64(h + 16) != sn->term || meta_len > body || len != body - meta_len)
         goto out_close;
-    void *data = et_alloc(len ? len : 1);
+    char *all = et_alloc(body ? body : 1);
     size_t got = 0;
-    while (got < len) {
-        ssize_t n = pread(fd, (char *)data + got, len - got, (off_t)(SNAP_HDR + got));
+    while (got < body) {
+        ssize_t n = pread(fd, all + got, body - got, (off_t)(SNAP_HDR + got));
         if (n <= 0) {
-            et_free(data);
+            et_free(all);
             goto out_close;
         }
         got += (size_t)n;
     }
-    uint32_t crc = et_crc32c(et_crc32c(0, h + 8, 24), data, len);
+    uint32_t crc = et_crc32c(et_crc32c(0, h + 8, 32), all, body);
     uint32_t want =
-        (uint32_t)h[32] | (uint32_t)h[33] << 8 | (uint32_t)h[34] << 16 | (uint32_t)h[35] << 24;
+        (uint32_t)h[40] | (uint32_t)h[41] << 8 | (uint32_t)h[42] << 16 | (uint32_t)h[43] << 24;
     if (crc != want) {
-        et_free(data);
+        et_free(all);
         goto out_close;
     }
-    *out = (struct raft_snap){ .index = sn->index, .term = sn->term, .data = data, .len = len };
+    *out = (struct raft_snap){ .index = sn->index,
+                               .term = sn->term,
+                               .meta = et_memdup(all, meta_len ? meta_len : 1),
+                               .meta_len = meta_len,
+                               .data = et_memdup(all + meta_len, len ? len : 1),
+                               .len = len };
+    et_free(all);
     ret = 0;
 out_close:
     close(fd);
@@ -236,4 +247,11 @@ int raft_snap_purge(const char *dir, size_t keep)
     }
     et_free(names);
     return 0;
+}
+
+void raft_snap_free(struct raft_snap *s)
+{
+    et_free(s->meta);
+    et_free(s->data);
+    s->meta = s->data = NULL;
 }

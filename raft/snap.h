@@ -1,9 +1,10 @@
 /*
  * raft/snap.h - snapshot files: the applied state at an index, so the WAL before it can go.
  *
- * On disk: <dir>/<index:016x>-<term:016x>.snap, a 40-byte header (magic "ETSNAP1", index, term,
- * data length, crc32c over the header fields and the data; little endian) and the data, which is
- * whatever cfg->snapshot_save produced (opaque here). A file is written under a temporary name,
+ * On disk: <dir>/<index:016x>-<term:016x>.snap, a 48-byte header (magic "ETSNAP2", index, term,
+ * meta length, data length, crc32c over the header fields, meta and data; little endian), then
+ * the meta (the node's: the cluster configuration at the index) and the data (whatever
+ * cfg->snapshot_save produced). Both are opaque here. A file is written under a temporary name,
  * fsynced, renamed into place and the directory fsynced, so a crash leaves either the old set of
  * snapshots or the new one, never a partial file under a snapshot's name.
  *
@@ -20,13 +21,21 @@
 struct raft_snap {
     raft_index index;
     raft_term term;
-    void *data; /* new (et_free) */
+    void *meta; /* new: freed by raft_snap_free() */
+    size_t meta_len;
+    void *data; /* new: freed by raft_snap_free() */
     size_t len;
 };
 
-/* Writes a snapshot of @len bytes at (@index, @term) durably into @dir (created if missing). */
-ET_NODISCARD int raft_snap_save(const char *dir, raft_index index, raft_term term, const void *data,
-                                size_t len);
+/*
+ * Writes a snapshot at (@index, @term) durably into @dir (created if missing): @meta_len bytes of
+ * meta and @len bytes of data, both borrowed.
+ */
+ET_NODISCARD int raft_snap_save(const char *dir, raft_index index, raft_term term, const void *meta,
+                                size_t meta_len, const void *data, size_t len);
+
+/* Frees what raft_snap_load() allocated in @s. */
+void raft_snap_free(struct raft_snap *s);
 
 /*
  * Loads the newest snapshot in @dir whose checksum verifies; damaged ones are logged and skipped.

@@ -34,23 +34,26 @@ Test(raft_snap, newest_valid_wins_and_damaged_is_skipped)
 {
     struct raft_snap s;
     cr_redirect_stderr();
-    cr_assert_eq(raft_snap_save(t_dir, 10, 1, "ten", 3), 0);
-    cr_assert_eq(raft_snap_save(t_dir, 200, 2, "two hundred", 11), 0);
-    cr_assert_eq(raft_snap_save(t_dir, 30, 1, "", 0), 0);
+    cr_assert_eq(raft_snap_save(t_dir, 10, 1, "m", 1, "ten", 3), 0);
+    cr_assert_eq(raft_snap_save(t_dir, 200, 2, "meta", 4, "two hundred", 11), 0);
+    cr_assert_eq(raft_snap_save(t_dir, 30, 1, NULL, 0, "", 0), 0);
     cr_assert_eq(raft_snap_load(t_dir, &s), 0);
     cr_assert_eq(s.index, 200);
     cr_assert_eq(s.term, 2);
     cr_assert_eq(s.len, 11);
     cr_assert_eq(memcmp(s.data, "two hundred", 11), 0);
-    et_free(s.data);
+    cr_assert_eq(s.meta_len, 4);
+    cr_assert_eq(memcmp(s.meta, "meta", 4), 0);
+    raft_snap_free(&s);
 
     char path[512];
     snprintf(path, sizeof(path), "%s/%016x-%016x.snap", t_dir, 200, 2);
-    t_xor_byte(path, 45, 1);
+    t_xor_byte(path, 50, 1); /* a bit of the meta */
     cr_assert_eq(raft_snap_load(t_dir, &s), 0);
     cr_assert_eq(s.index, 30);
     cr_assert_eq(s.len, 0);
-    et_free(s.data);
+    cr_assert_eq(s.meta_len, 0);
+    raft_snap_free(&s);
 
     cr_assert_eq(raft_snap_purge(t_dir, 1), 0);
     cr_assert_eq(t_count_files(t_dir, ".snap"), 1);
