@@ -84,6 +84,11 @@ static const struct help_row help_rows[] = {
              "   --sort        returns result in sorted order\n"
              "   --quorum, -q  require quorum for get request\n"
              "   \n" },
+    { "help", "NAME:\n"
+              "    - Shows a list of commands or help for one command\n"
+              "\n"
+              "USAGE:\n"
+              "    [command]\n" },
     { "help auth", "NAME:\n"
                    "   etcdctl auth - overall auth controls\n"
                    "\n"

@@ -174,6 +174,10 @@ static int dispatch(const struct ctl_opts *o, const char *name, int argc, char *
             return CTL_EXIT_OK;
         }
         char key[64];
+        if (strcmp(argv[0], "h") == 0 || strcmp(argv[0], "help") == 0) {
+            print_help("help"); /* the help command's own (oddly blank) help */
+            return CTL_EXIT_OK;
+        }
         snprintf(key, sizeof(key), "help %s", argv[0]);
         if (ctl_help_text(key)) {
             print_help(key);
