@@ -1,5 +1,5 @@
 /*
- * bench/walbench.c - etcetera-walbench: what group commit buys on this machine's disk.
+ * raft/walbench.c - etcetera-walbench: what group commit buys on this machine's disk.
  *
  * Table 1, durable appends per second with 1, 8 and 64 concurrent proposers (closed loop: each
  * proposer waits until its entry is applied before proposing again):
@@ -11,11 +11,12 @@
  *
  * Usage: etcetera-walbench [--dir DIR] [--seconds N] [--size BYTES]
  * DIR (default: a new directory under the current one) decides the file system measured.
- * This is a benchmark of the raft module itself, so unlike the other bench/ tools it links the
- * module rather than speaking HTTP.
+ * This is a benchmark of the raft module itself, so it lives in raft/ (bench/ tools speak HTTP
+ * only); bench/wal.cmake builds it beside the other benchmarks.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -24,13 +25,19 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "../tests/raft_wal/t_util.h"
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "raft/node.h"
 #include "raft/wal.h"
 
 static size_t entry_bytes = 256;
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st, (void)flag, (void)f;
+    return remove(p);
+}
+
 static double seconds = 2.0;
 
 struct waiter {
@@ -258,7 +265,8 @@ int main(int argc, char **argv)
         printf("%-11d %16.0f %16.0f\n", batches[i], p, u);
         fflush(stdout);
     }
-    t_rm_rf(base);
+    nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    et_free(base);
     et_free(buf);
     return 0;
 }
