@@ -14,6 +14,8 @@ Fixtures
                   after the test; ServerProc.restart(sig) / kill() / start()
                   reuse the same data directory and ports.
   restartable_server  make_server() for tests that need just one.
+  make_cluster    factory: make_cluster(3) -> three started members of one
+                  cluster (names m0.., shared --initial-cluster).
 
 Every server is killed (whole process group) and its temporary directory
 removed when its fixture ends, whether the test passed or not; the tail of its
@@ -120,6 +122,24 @@ class _Pool:
             s.start()
         return s
 
+    def make_cluster(self, n):
+        """n members that form one cluster; returns them started and ready."""
+        ports = [(itestlib.free_port(), itestlib.free_port()) for _ in range(n)]
+        names = ["m%d" % i for i in range(n)]
+        initial = ",".join("%s=http://%s:%d" % (nm, itestlib.HOST, pp)
+                           for nm, (_, pp) in zip(names, ports))
+        members = []
+        for nm, pp in zip(names, ports):
+            s = itestlib.ServerProc(self.binary, self.kind, name=nm, ports=pp,
+                                    initial_cluster=initial)
+            self.servers.append(s)
+            members.append(s)
+        for s in members:
+            s.start(wait=False)
+        for s in members:
+            s.wait_ready(60)
+        return members
+
     def cleanup(self):
         for s in self.servers:
             s.cleanup()
@@ -149,6 +169,16 @@ def make_server(pytestconfig, request):
     pool = _Pool(*pytestconfig.et_server)
     try:
         yield pool.make
+    finally:
+        pool.cleanup()
+
+
+@pytest.fixture
+def make_cluster(pytestconfig):
+    """factory: make_cluster(n) -> n started members of one cluster."""
+    pool = _Pool(*pytestconfig.et_server)
+    try:
+        yield pool.make_cluster
     finally:
         pool.cleanup()
 

@@ -52,7 +52,8 @@ class ServerError(Exception):
 class ServerProc:
     """One server member on 127.0.0.1 (see the module comment)."""
 
-    def __init__(self, binary, kind, name="itest", workdir=None, extra_args=()):
+    def __init__(self, binary, kind, name="itest", workdir=None, extra_args=(),
+                 ports=None, initial_cluster=None):
         self.binary = binary
         self.kind = kind                    # "etcd" or "etcetera"
         self.name = name
@@ -60,10 +61,10 @@ class ServerProc:
         self.workdir = workdir or tempfile.mkdtemp(prefix="et-itest-")
         self.data_dir = os.path.join(self.workdir, "data")
         os.makedirs(self.data_dir, exist_ok=True)
-        self.client_port = free_port()
-        self.peer_port = free_port()
+        self.client_port, self.peer_port = ports or (free_port(), free_port())
         self.url = "http://%s:%d" % (HOST, self.client_port)
         self.peer_url = "http://%s:%d" % (HOST, self.peer_port)
+        self.initial_cluster = initial_cluster or "%s=%s" % (name, self.peer_url)
         self.extra_args = list(extra_args)
         self.proc = None
         self.starts = 0
@@ -80,12 +81,12 @@ class ServerProc:
                 "--advertise-client-urls", self.url,
                 "--listen-peer-urls", self.peer_url,
                 "--initial-advertise-peer-urls", self.peer_url,
-                "--initial-cluster", "%s=%s" % (self.name, self.peer_url),
+                "--initial-cluster", self.initial_cluster,
                 "--initial-cluster-state", state,
                 "--initial-cluster-token", "et-itest",
                 "--enable-v2"] + self.extra_args
 
-    def start(self, timeout=30.0):
+    def start(self, timeout=30.0, wait=True):
         if self.running():
             raise ServerError("server already running")
         logf = open(self.logfile, "ab")
@@ -100,7 +101,8 @@ class ServerProc:
         finally:
             logf.close()
         self.starts += 1
-        self.wait_ready(timeout)
+        if wait:
+            self.wait_ready(timeout)
         return self
 
     def running(self):
