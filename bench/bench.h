@@ -71,6 +71,7 @@ enum bench_phase {
 struct bench_watch_slot {
     _Atomic uint64_t index;  /* the write index this slot describes */
     _Atomic int64_t resp_ns; /* when the writer got its PUT response (mono ns), 0 = not yet */
+    _Atomic int64_t send_ns; /* when the writer sent that PUT (mono ns) */
     _Atomic uint32_t got;    /* watchers that received this index */
 };
 
@@ -87,6 +88,7 @@ struct bench_run {
     struct bench_watch_slot *watch;   /* BENCH_WATCH_RING slots, watch workload only */
     _Atomic uint64_t watch_writes;    /* writes done by the watch writer while measuring */
     _Atomic uint64_t watch_missed;    /* watcher receipts missing when the writer timed out */
+    _Atomic int64_t watch_send_ns;    /* when the writer sent its outstanding PUT (mono ns) */
     _Atomic uint64_t watch_cycles;    /* writes the writer saw through (all got it or timeout) */
     int writer_wake_fd;               /* eventfd of the writer's worker */
 };
@@ -121,19 +123,21 @@ struct bench_worker {
     struct bench_run *run;
     unsigned id; /* 0-based */
     pthread_t thread;
-    int epfd;                  /* this worker's epoll instance */
-    int wake_fd;               /* eventfd that wakes this worker (the writer's only) */
-    struct bench_conn *conns;  /* this worker's connections */
-    unsigned conn_count;       /* entries in conns */
-    uint64_t rng;              /* xorshift state */
-    struct bench_hist hist;    /* latency of measured ops (watch: notify latency) */
-    _Atomic uint64_t ops;      /* measured ops completed (watch: events received) */
-    _Atomic uint64_t all_ops;  /* ops completed in any phase, for the progress line */
-    _Atomic uint64_t errors;   /* non-2xx answers and broken connections */
-    uint64_t bytes_in;         /* response bytes received while measuring */
-    int failure;               /* -errno when the worker gave up, else 0 */
-    bool setup_mode;           /* run the setup: leave when every connection is done */
-    struct bench_conn *writer; /* the watch writer when this worker owns it, else NULL */
+    int epfd;                    /* this worker's epoll instance */
+    int wake_fd;                 /* eventfd that wakes this worker (the writer's only) */
+    struct bench_conn *conns;    /* this worker's connections */
+    unsigned conn_count;         /* entries in conns */
+    uint64_t rng;                /* xorshift state */
+    struct bench_hist hist;      /* latency of measured ops (watch: notify latency) */
+    struct bench_hist hist_sent; /* watch: latency from the writer's PUT being sent */
+    _Atomic uint64_t early;      /* watch: receipts before the writer's own response */
+    _Atomic uint64_t ops;        /* measured ops completed (watch: events received) */
+    _Atomic uint64_t all_ops;    /* ops completed in any phase, for the progress line */
+    _Atomic uint64_t errors;     /* non-2xx answers and broken connections */
+    uint64_t bytes_in;           /* response bytes received while measuring */
+    int failure;                 /* -errno when the worker gave up, else 0 */
+    bool setup_mode;             /* run the setup: leave when every connection is done */
+    struct bench_conn *writer;   /* the watch writer when this worker owns it, else NULL */
 };
 
 /* engine.c */

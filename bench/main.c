@@ -358,6 +358,7 @@ static void pool_create(struct bench_run *run, struct bench_pool *p, unsigned th
         w->rng = 0x9E3779B97F4A7C15ULL * (t + 1) ^ (uint64_t)et_mono_ns();
         w->setup_mode = role == BENCH_ROLE_SETUP;
         bench_hist_init(&w->hist);
+        bench_hist_init(&w->hist_sent);
         w->conn_count = n + extra;
         w->conns = et_calloc(w->conn_count, sizeof(*w->conns));
         for (unsigned i = 0; i < w->conn_count; i++) {
@@ -522,16 +523,18 @@ static int watch_prepare(struct bench_run *run, uint64_t *base_index)
 }
 
 struct bench_result {
-    double measured_s;         /* length of the measured window */
-    uint64_t ops;              /* measured ops (watch: events received by watchers) */
-    uint64_t errors;           /* non-2xx answers and broken connections, whole run */
-    uint64_t bytes_in;         /* response bytes of measured ops */
-    struct bench_hist hist;    /* latency (watch: notify latency) */
-    double client_cpu_s;       /* this process's CPU in the window */
-    struct proc_sample before; /* server, at the start of the window */
-    struct proc_sample after;  /* server, at the end of the window */
-    uint64_t watch_writes;     /* watch: writes in the window */
-    uint64_t watch_missed;     /* watch: receipts missing after the writer's timeout */
+    double measured_s;           /* length of the measured window */
+    uint64_t ops;                /* measured ops (watch: events received by watchers) */
+    uint64_t errors;             /* non-2xx answers and broken connections, whole run */
+    uint64_t bytes_in;           /* response bytes of measured ops */
+    struct bench_hist hist;      /* latency (watch: notify latency) */
+    struct bench_hist hist_sent; /* watch: latency from the writer's PUT being sent */
+    uint64_t early;              /* watch: receipts before the writer's own response */
+    double client_cpu_s;         /* this process's CPU in the window */
+    struct proc_sample before;   /* server, at the start of the window */
+    struct proc_sample after;    /* server, at the end of the window */
+    uint64_t watch_writes;       /* watch: writes in the window */
+    uint64_t watch_missed;       /* watch: receipts missing after the writer's timeout */
 };
 
 /* Opens the connections, warms up, measures; fills @res. */
@@ -590,8 +593,11 @@ static int run_measure(struct bench_run *run, struct bench_result *res)
     int ret = pool_failure(&p);
     res->errors = pool_sum(&p, offsetof(struct bench_worker, errors));
     bench_hist_init(&res->hist);
+    bench_hist_init(&res->hist_sent);
     for (unsigned t = 0; t < p.count; t++) {
         bench_hist_merge(&res->hist, &p.workers[t].hist);
+        bench_hist_merge(&res->hist_sent, &p.workers[t].hist_sent);
+        res->early += atomic_load(&p.workers[t].early);
         res->ops += atomic_load(&p.workers[t].ops);
         res->bytes_in += p.workers[t].bytes_in;
     }
@@ -636,6 +642,10 @@ static void print_result(const struct bench_opts *o, const struct bench_result *
             printf("\"server_cpu_s\":%.3f,\"server_cpu_us_per_op\":%.2f,"
                    "\"server_rss_peak_kb\":%" PRIu64 ",\"server_rss_kb\":%" PRIu64 ",",
                    server_cpu_s, server_us_per_op, r->after.hwm_kb, r->after.rss_kb);
+        if (watch)
+            printf("\"sent_p50_us\":%.1f,\"sent_p99_us\":%.1f,\"watch_early\":%" PRIu64 ",",
+                   us(bench_hist_quantile(&r->hist_sent, .5)),
+                   us(bench_hist_quantile(&r->hist_sent, .99)), r->early);
         printf("\"watch_writes\":%" PRIu64 ",\"watch_missed\":%" PRIu64 "}\n", r->watch_writes,
                r->watch_missed);
         return;
@@ -645,9 +655,14 @@ static void print_result(const struct bench_opts *o, const struct bench_result *
            r->measured_s, o->warmup_s);
     printf("  throughput  %.0f %s/s (%" PRIu64 " in window, %" PRIu64 " errors)\n", per_s,
            watch ? "events" : "ops", r->ops, r->errors);
-    if (watch)
-        printf("  writes      %" PRIu64 " (%.1f/s), %" PRIu64 " receipts missing\n",
-               r->watch_writes, (double)r->watch_writes / r->measured_s, r->watch_missed);
+    if (watch) {
+        printf("  writes      %" PRIu64 " (%.1f/s), %" PRIu64 " receipts missing, %" PRIu64
+               " before the writer's response (counted as 0)\n",
+               r->watch_writes, (double)r->watch_writes / r->measured_s, r->watch_missed, r->early);
+        printf("  from send   p50 %.1f us  p99 %.1f us (since the writer's PUT was sent)\n",
+               us(bench_hist_quantile(&r->hist_sent, .5)),
+               us(bench_hist_quantile(&r->hist_sent, .99)));
+    }
     printf("  %-11s p50 %.1f us  p99 %.1f us  p99.9 %.1f us  max %.1f us\n",
            watch ? "notify" : "latency", us(bench_hist_quantile(&r->hist, .5)),
            us(bench_hist_quantile(&r->hist, .99)), us(bench_hist_quantile(&r->hist, .999)),

@@ -239,12 +239,22 @@ static void watcher_done(struct bench_worker *w, struct bench_conn *c, int64_t n
     c->wait_index = m + 1;
     struct bench_watch_slot *s = &run->watch[m & (BENCH_WATCH_RING - 1)];
     int64_t resp_ns = atomic_load(&s->resp_ns);
+    int64_t send_ns;
     uint64_t lat_ns = 0;
-    if (resp_ns != 0 && atomic_load(&s->index) == m && now_ns > resp_ns)
-        lat_ns = (uint64_t)(now_ns - resp_ns);
+    bool early = resp_ns == 0 || atomic_load(&s->index) != m;
+    if (early) {
+        /* The writer's response is not in yet: this event is its outstanding write. */
+        send_ns = atomic_load(&run->watch_send_ns);
+    } else {
+        send_ns = atomic_load(&s->send_ns);
+        lat_ns = now_ns > resp_ns ? (uint64_t)(now_ns - resp_ns) : 0;
+    }
     if (measuring_since(run, now_ns)) {
         bench_hist_record(&w->hist, lat_ns);
+        bench_hist_record(&w->hist_sent, now_ns > send_ns ? (uint64_t)(now_ns - send_ns) : 0);
         atomic_fetch_add_explicit(&w->ops, 1, memory_order_relaxed);
+        if (early)
+            atomic_fetch_add_explicit(&w->early, 1, memory_order_relaxed);
         w->bytes_in += c->resp.pos;
     }
     atomic_fetch_add_explicit(&w->all_ops, 1, memory_order_relaxed);
@@ -267,6 +277,7 @@ static void writer_done(struct bench_worker *w, struct bench_conn *c, int64_t no
     }
     struct bench_watch_slot *s = &run->watch[m & (BENCH_WATCH_RING - 1)];
     atomic_store(&s->index, m);
+    atomic_store(&s->send_ns, c->start_ns);
     atomic_store(&s->resp_ns, now_ns);
     c->writer_index = m;
     c->writer_wait_ns = now_ns;
@@ -331,5 +342,6 @@ void bench_watch_writer_poll(struct bench_worker *w, struct bench_conn *c, int64
     char body[64];
     snprintf(body, sizeof(body), "value=%llu", (unsigned long long)c->writer_index + 1);
     build(run, c, "PUT", body, "/watch/key");
+    atomic_store(&run->watch_send_ns, et_mono_ns());
     bench_conn_send(w, c);
 }
