@@ -70,8 +70,9 @@ struct ctl_opts {
     bool debug;
     bool no_sync;
     bool insecure_discovery;
-    const char *output;    /* "simple", "extended", "json" or anything the user typed */
-    const char *endpoints; /* the effective comma list after the selection order (4.1) */
+    const char *output;        /* "simple", "extended", "json" or anything the user typed */
+    const char *endpoints;     /* the effective comma list after the selection order (4.1) */
+    const char *discovery_srv; /* DNS domain for SRV discovery, "" for none */
     const char *cert_file;
     const char *key_file;
     const char *ca_file;
@@ -134,6 +135,13 @@ void ctl_client_reset_deadline(struct ctl_client *c);
 
 /* The current endpoint list joined with @sep (for debug lines). */
 void ctl_client_endpoints(const struct ctl_client *c, struct et_buf *b, const char *sep);
+
+/*
+ * Client URLs from the SRV records of @domain (spec/etcdctl.md 4.3): returns a new comma list,
+ * or NULL when nothing usable was found; prints etcdctl's message and exits 1 when both
+ * lookups fail.
+ */
+char *ctl_srv_discover(const char *domain, bool insecure);
 
 /* Prompts on stdout and reads a line from stdin with echo off, as etcdctl does. Returns new. */
 char *ctl_ask_password(const char *prompt);

@@ -918,7 +918,10 @@ struct ctl_client *ctl_client_new(const struct ctl_opts *o, bool sync)
     size_t n;
     c->opts = o;
     srandom((unsigned)(et_mono_ns() ^ getpid()));
-    char **list = split_commas(o->endpoints, &n);
+    char *found =
+        *o->discovery_srv ? ctl_srv_discover(o->discovery_srv, o->insecure_discovery) : NULL;
+    char **list = split_commas(found ? found : o->endpoints, &n);
+    et_free(found);
     set_endpoints(c, list, n);
     check_tls(o);
     if (o->username && *o->username)

@@ -243,6 +243,7 @@ int main(int argc, char **argv)
         .no_sync = global_flags[G_NO_SYNC].b,
         .output = global_flags[G_OUTPUT].s,
         .endpoints = pick_endpoints(),
+        .discovery_srv = flag_or_env(G_DISCOVERY_SRV, "ETCDCTL_DISCOVERY_SRV"),
         .cert_file = flag_or_env(G_CERT_FILE, "ETCDCTL_CERT_FILE"),
         .key_file = flag_or_env(G_KEY_FILE, "ETCDCTL_KEY_FILE"),
         .ca_file = flag_or_env(G_CA_FILE, "ETCDCTL_CA_FILE"),
