@@ -45,6 +45,17 @@ def free_port():
     raise RuntimeError("no free port found")
 
 
+def _die_with_parent():
+    """preexec_fn: the server gets SIGKILL if the test process itself is killed
+    (e.g. by a ctest timeout), so no server outlives its test run."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)      # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - best effort
+        pass
+
+
 class ServerError(Exception):
     pass
 
@@ -97,7 +108,7 @@ class ServerProc:
             env.pop("ETCDCTL_API", None)
             self.proc = subprocess.Popen(self.argv(), stdout=logf, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True,
-                                         env=env)
+                                         env=env, preexec_fn=_die_with_parent)
         finally:
             logf.close()
         self.starts += 1
