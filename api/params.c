@@ -459,6 +459,7 @@ void api_params_free(struct api_params_store *st)
         et_free(st->_chunks[i]);
     et_free(st->_chunks);
     et_free(st->_pairs);
+    et_free(st->_slots);
     api_params_init(st);
 }
 
@@ -470,14 +471,60 @@ static char *store_chunk(struct api_params_store *st, size_t size)
     return c;
 }
 
-static void store_add(struct api_params_store *st, const char *name, size_t name_len,
+static uint64_t name_hash(const char *name, size_t len)
+{
+    uint64_t h = 14695981039346656037ull; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)name[i]) * 1099511628211ull;
+    return h;
+}
+
+/* The slot of @name in the open-addressing table: its pair or the empty slot to fill. */
+static size_t store_slot(const struct api_params_store *st, const char *name, size_t len)
+{
+    ET_ASSERT(st->_slot_count > 0);
+    size_t mask = st->_slot_count - 1;
+    for (size_t i = name_hash(name, len) & mask;; i = (i + 1) & mask) {
+        uint32_t idx = st->_slots[i];
+        if (idx == 0)
+            return i;
+        const struct api_param *p = &st->_pairs[idx - 1];
+        if (p->name_len == len && memcmp(p->name, name, len) == 0)
+            return i;
+    }
+}
+
+static void store_grow(struct api_params_store *st)
+{
+    size_t n = st->_slot_count == 0 ? 32 : st->_slot_count * 2;
+    et_free(st->_slots);
+    st->_slots = et_calloc(n, sizeof(*st->_slots));
+    st->_slot_count = n;
+    for (size_t i = 0; i < st->_count; i++) {
+        const struct api_param *p = &st->_pairs[i];
+        st->_slots[store_slot(st, p->name, p->name_len)] = (uint32_t)(i + 1);
+    }
+}
+
+/* Adds a pair unless its name is already present (the first occurrence wins). Returns whether
+ * it was added, so the caller can reuse the bytes of a dropped duplicate. */
+static bool store_add(struct api_params_store *st, const char *name, size_t name_len,
                       const char *value, size_t value_len)
 {
+    if (2 * (st->_count + 1) > st->_slot_count)
+        store_grow(st);
+    size_t slot = store_slot(st, name, name_len);
+    if (st->_slots[slot] != 0)
+        return false;
     if (st->_count == st->_cap) {
         st->_cap = st->_cap == 0 ? 16 : st->_cap * 2;
         st->_pairs = et_realloc(st->_pairs, st->_cap * sizeof(*st->_pairs));
     }
+    /* Pair indexes fit in 32 bits: a pair takes at least one input byte. */
+    ET_ASSERT(st->_count < UINT32_MAX);
     st->_pairs[st->_count++] = (struct api_param){ name, name_len, value, value_len };
+    st->_slots[slot] = (uint32_t)st->_count;
+    return true;
 }
 
 int api_form_parse(struct api_params_store *st, const char *s, size_t len, struct et_buf *cause)
@@ -530,8 +577,8 @@ int api_form_parse(struct api_params_store *st, const char *s, size_t len, struc
             continue;
         }
         value[dv] = '\0';
-        o += dn + dv + 2;
-        store_add(st, name, dn, value, dv);
+        if (store_add(st, name, dn, value, dv))
+            o += dn + dv + 2;
     }
     ET_ASSERT(o <= 2 * len + 2);
     if (failed && cause != NULL)
@@ -546,17 +593,17 @@ bool api_form_get(const struct api_params_store *st, const char *name, const cha
     ET_ASSERT(st != NULL);
     ET_ASSERT(name != NULL);
     size_t n = strlen(name);
-    for (size_t i = 0; i < st->_count; i++) {
-        const struct api_param *p = &st->_pairs[i];
-        if (p->name_len == n && memcmp(p->name, name, n) == 0) {
-            if (val != NULL)
-                *val = p->value;
-            if (len != NULL)
-                *len = p->value_len;
-            return true;
-        }
-    }
-    return false;
+    if (st->_count == 0)
+        return false;
+    uint32_t idx = st->_slots[store_slot(st, name, n)];
+    if (idx == 0)
+        return false;
+    const struct api_param *p = &st->_pairs[idx - 1];
+    if (val != NULL)
+        *val = p->value;
+    if (len != NULL)
+        *len = p->value_len;
+    return true;
 }
 
 /* ==== Content-Type: Go's mime.ParseMediaType ================================================ */

@@ -85,20 +85,23 @@ struct api_param; /* one decoded name/value pair (private) */
 
 /*
  * Owns decoded name/value pairs. Initialise with api_params_init() (or API_PARAMS_STORE_INIT),
- * release with api_params_free(). Pairs keep the order in which they were added (body pairs
- * before query pairs when both are parsed); lookups return the first occurrence.
+ * release with api_params_free(). Only the first occurrence of each name is kept (body pairs
+ * are added before query pairs), so lookups are O(1) and memory is bounded by the distinct
+ * names, whatever a client repeats.
  */
 struct api_params_store {
-    struct api_param *_pairs; /* array of _count pairs */
+    struct api_param *_pairs; /* first occurrences, in order of addition */
     size_t _count;
     size_t _cap;
-    char **_chunks; /* decoded bytes, one allocation per parsed string */
+    uint32_t *_slots;   /* open addressing over _pairs: index + 1, 0 = empty */
+    size_t _slot_count; /* power of two, at least twice _count */
+    char **_chunks;     /* decoded bytes, one allocation per parsed string */
     size_t _chunk_count;
 };
 
-#define API_PARAMS_STORE_INIT \
-    {                         \
-        NULL, 0, 0, NULL, 0   \
+#define API_PARAMS_STORE_INIT        \
+    {                                \
+        NULL, 0, 0, NULL, 0, NULL, 0 \
     }
 
 void api_params_init(struct api_params_store *st);

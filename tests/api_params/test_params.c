@@ -1,6 +1,9 @@
 /* tests/api_params/test_params.c - query/form parsing, value grammars, the validation order and
  * cause strings of etcd 3.4's keys handler (spec/v2-keys-api.md section 3), and the write
  * dispatch of sections 5.3.1 and 5.5. Every expectation was observed on etcd 3.4.23. */
+#include <stdio.h>
+#include <stdlib.h>
+
 #include <criterion/criterion.h>
 
 #include "api/params.h"
@@ -447,4 +450,42 @@ Test(api_params, body_semicolons_and_empty_pairs)
     cr_assert_eq(t_parse_full("GET", NULL, ";", ""), 0);
     cr_assert_eq(t_parse_full("DELETE", "a=%zz", ";", ""), ET_E_INVALID_FORM);
     cr_assert_str_eq(t_cause.data, "invalid URL escape \"%zz\"");
+}
+
+/* Repeated names cost nothing (first occurrence kept); many distinct names stay O(1) to find. */
+Test(api_params, large_bodies_of_pairs)
+{
+    size_t n = API_FORM_BODY_MAX;
+    char *body = malloc(n);
+    for (size_t i = 0; i < n; i += 2)
+        memcpy(body + i, i + 2 < n ? "a&" : "a=", 2);
+    cr_assert_eq(api_keys_params_parse(&t_st, "PUT", "value=q", 7, FORM, strlen(FORM), body, n,
+                                       API_FORM_BODY_MAX, &t_p, &t_cause),
+                 0);
+    cr_assert_str_eq(t_p.value, "q");
+    cr_assert_eq(t_st._count, 2); /* "a" and "value" */
+    api_params_free(&t_st);
+
+    size_t o = 0, count = 0;
+    while (o + 16 < n) {
+        o += (size_t)sprintf(body + o, "k%zu=%zu&", count, count);
+        count++;
+    }
+    memcpy(body + o, "ttl=7", 5);
+    o += 5;
+    cr_assert_eq(api_keys_params_parse(&t_st, "PUT", NULL, 0, FORM, strlen(FORM), body, o,
+                                       API_FORM_BODY_MAX, &t_p, &t_cause),
+                 0);
+    cr_assert_eq(t_p.ttl, 7);
+    cr_assert_eq(t_st._count, count + 1);
+    for (size_t i = 0; i < count; i += count / 97) {
+        char name[32], want[32];
+        const char *v;
+        size_t len;
+        snprintf(name, sizeof(name), "k%zu", i);
+        snprintf(want, sizeof(want), "%zu", i);
+        cr_assert(api_form_get(&t_st, name, &v, &len));
+        cr_assert_str_eq(v, want);
+    }
+    free(body);
 }
