@@ -23,10 +23,7 @@
 
 #include "core/assert.h"
 #include "core/mpsc.h"
-
-typedef uint64_t raft_index;
-typedef uint64_t raft_term;
-typedef uint64_t raft_id;
+#include "raft/raft.h"
 
 struct raft_node;
 
