@@ -37,12 +37,7 @@ enum raft_wal_rec_type {
     RAFT_WAL_SNAPSHOT = 3,
 };
 
-/* Kinds of log entries (the node's, opaque to the WAL beyond being stored). */
-enum raft_entry_type {
-    RAFT_ENTRY_NORMAL = 0, /* a client proposal: cfg->apply sees it */
-    RAFT_ENTRY_EMPTY = 1,  /* a new leader's no-op */
-    RAFT_ENTRY_CONF = 2,   /* a membership change */
-};
+/* Entry kinds (enum raft_entry_type) and struct raft_hard_state come from raft/raft.h. */
 
 struct raft_wal_entry {
     raft_index index;
@@ -52,12 +47,6 @@ struct raft_wal_entry {
     uint64_t origin_seq; /* that member's local proposal sequence */
     const void *data;    /* borrowed */
     size_t len;
-};
-
-struct raft_hard_state {
-    raft_term term;
-    raft_id vote;
-    raft_index commit;
 };
 
 struct raft_wal_record {
