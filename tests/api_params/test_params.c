@@ -217,6 +217,8 @@ Test(api_params, query_decoding_errors_are_go_url_errors)
     t_assert_err("GET", "a=%", ET_E_INVALID_FORM, "invalid URL escape \"%\"");
     t_assert_err("GET", "%zz=1", ET_E_INVALID_FORM, "invalid URL escape \"%zz\"");
     t_assert_err("GET", "a=%c3%a9%zz", ET_E_INVALID_FORM, "invalid URL escape \"%zz\"");
+    t_assert_err("GET", "a%4=x", ET_E_INVALID_FORM, "invalid URL escape \"%4\"");
+    t_assert_err("GET", "a=%4&b", ET_E_INVALID_FORM, "invalid URL escape \"%4\"");
     t_assert_err("GET", "a=1;b=2", ET_E_INVALID_FORM, "invalid semicolon separator in query");
     /* The semicolon error replaces an earlier escape error; an escape error does not. */
     t_assert_err("GET", "a=%zz&b;c", ET_E_INVALID_FORM, "invalid semicolon separator in query");
@@ -251,6 +253,10 @@ Test(api_params, duplicates_first_wins_and_unknown_names_ignored)
 {
     cr_assert_eq(t_parse("PUT", "value=a&value=b"), 0);
     cr_assert_str_eq(t_p.value, "a");
+    t_assert_err("GET", "prevValue=&prevValue=x", ET_E_PREV_VALUE_REQUIRED,
+                 "\"prevValue\" cannot be empty");
+    cr_assert_eq(t_parse("PUT", "prevValue=x&prevValue="), 0);
+    cr_assert_str_eq(t_p.prev_value, "x");
     cr_assert_eq(t_parse("PUT", "ttl=100&ttl=abc"), 0);
     cr_assert_eq(t_p.ttl, 100);
     cr_assert_eq(t_parse("GET", "Recursive=true&consistent=x&foo=1&&=&=x&value"), 0);
@@ -488,4 +494,16 @@ Test(api_params, large_bodies_of_pairs)
         cr_assert_str_eq(v, want);
     }
     free(body);
+}
+
+/* Spec Q6 and H-24/H-25: the parser reports the flags; the handler turns wait+quorum into a
+ * quorum GET and ignores waitIndex/stream without wait. */
+Test(api_params, watch_flags_pass_through)
+{
+    cr_assert_eq(t_parse("GET", "wait=true&quorum=true"), 0);
+    cr_assert(t_p.wait && t_p.quorum);
+    cr_assert_eq(t_parse("GET", "waitIndex=5&stream=true"), 0);
+    cr_assert_not(t_p.wait);
+    cr_assert_eq(t_p.wait_index, 5);
+    cr_assert(t_p.stream);
 }

@@ -124,6 +124,7 @@ Test(api_path, one_trailing_slash_is_kept_in_redirects)
     t_assert_redirect("/v2/keys/a//", "/v2/keys/a/");
     t_assert_redirect("/v2/keys/a/./", "/v2/keys/a/");
     t_assert_redirect("/v2/keys/a/.", "/v2/keys/a");
+    t_assert_redirect("/v2/keys//", "/v2/keys/");
 }
 
 Test(api_path, empty_query_loses_its_question_mark)
