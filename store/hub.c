@@ -83,14 +83,8 @@ void store_hub_free(struct store_hub *h)
     for (size_t i = 0; i < h->bucket_count; i++) {
         struct hub_slot *s = h->buckets[i];
         while (s) {
+            /* watchers still registered are forgotten, not touched: they may be gone already */
             struct hub_slot *next = s->hnext;
-            for (int l = 0; l < 2; l++) {
-                while (!list_empty(&s->lists[l])) {
-                    struct store_watcher *w = s->lists[l]._next;
-                    list_unlink(w);
-                    w->_slot = NULL;
-                }
-            }
             et_free(s);
             s = next;
         }

@@ -104,6 +104,9 @@ void store_publish(struct store *s)
         }
     }
     if (s->gc) {
+#ifdef __SANITIZE_THREAD__
+        __atomic_fetch_add(&store__tsan_sync, 1, __ATOMIC_RELEASE); /* hand-off to gc_cb */
+#endif
         call_rcu(&s->gc->head, gc_cb);
         s->gc = NULL;
     }

@@ -248,6 +248,7 @@ struct store_watcher {
 };
 
 struct store_hub *store_hub_new(void);
+/* Frees the hub. Watchers still registered are forgotten without being touched. */
 void store_hub_free(struct store_hub *h);
 /* Registers @w (not owned). Thread: the hub's owner. */
 void store_hub_add(struct store_hub *h, struct store_watcher *w);

@@ -212,3 +212,8 @@ const char *t_hist(const char *key, bool recursive, uint64_t from)
     et_buf_free(&cause);
     return t_out.data;
 }
+
+void t_dispatch(struct store_hub *h)
+{
+    store_hub_dispatch(h, t_last.events, t_last.event_count);
+}

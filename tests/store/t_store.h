@@ -44,6 +44,10 @@ int t_cad(const char *key, const char *prev_value, uint64_t prev_index);
 int t_post(const char *key, const char *value);
 int t_sweep(void);
 
+/* Hands the last result's events to @h. */
+struct store_hub;
+void t_dispatch(struct store_hub *h);
+
 /* GET: the JSON body, or "E<code> <cause>" on error. */
 const char *t_get(const char *key, bool recursive);
 /* History scan: the matched event's JSON, "none", or "E<code> <cause>". */
