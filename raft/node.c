@@ -1,34 +1,38 @@
 /*
- * raft/node.c - the Raft thread of one member (contract in raft/node.h).
+ * raft/node.c - the Raft thread of one member (contract in raft/node.h): it drives the pure core
+ * (raft/raft.h) with the WAL (raft/wal.h), the snapshot files (raft/snap.h) and a transport hook.
  *
- * One thread owns the WAL, the snapshot files and the member's Raft state. Each turn of its loop:
+ * Each turn of the thread's loop (node_main):
  *
- *   wait (eventfd written by producers, or the next tick's deadline: ppoll, never a busy spin)
- *     ├─ tick: cfg->tick every tick_ms, also when idle                         node_tick()
- *     ├─ drain the proposal queue (bounded batch): number the entries, tag each
- *     │  with its origin (member id, local sequence), encode into the WAL batch  node_collect()
- *     ├─ one write + one fdatasync for the whole batch (group commit)           raft_wal_sync()
- *     ├─ commit: with one member an entry is committed once durable             node_commit()
- *     ├─ apply in index order through cfg->apply, attaching the local proposal
- *     │  found by origin tag; cfg->applied once per batch                       node_apply()
- *     ├─ read barriers (ReadIndex) whose index is applied finish               node_reads()
- *     └─ every snapshot_count applied entries: snapshot, compact the WAL        node_snapshot()
+ *   wait: eventfd written by producers, or the next tick's deadline (ppoll; never a busy spin)
+ *     ├─ peer messages from raft_node_receive(): decode, raft_step()              node_inbound()
+ *     ├─ tick: raft_tick() and cfg->tick every tick_ms, also when idle            node_tick()
+ *     ├─ proposals: raft_propose() each with its origin tag (member id, local
+ *     │  sequence) prepended; held while no leader is known                      node_proposals()
+ *     ├─ reads: one raft_read_index() for every read that arrived                 node_reads()
+ *     ├─ Ready / Advance until the core is idle                                   node_ready()
+ *     │    (0) send msgs_early  (1) persist snapshot, entries, hard state; ONE fdatasync
+ *     │    (2) send msgs  (3) apply committed through cfg->apply in index order, matching local
+ *     │    proposals by origin tag; cfg->applied once  (4) read states  → raft_advance()
+ *     ├─ reads whose index is applied finish; deadlines expire                   node_serve_reads()
+ *     └─ every snapshot_count applied entries: snapshot, raft_compact, WAL release node_snapshot()
  *
- * Start-up (raft_node_start, on the caller's thread): newest valid snapshot through
- * cfg->snapshot_load, WAL replay into memory, apply up to the durable commit index (p = NULL),
- * then a new term is recorded and the thread starts.
+ * Group commit falls out of this shape: everything proposed while the previous fdatasync ran is
+ * appended by the core as one Ready and made durable with one write and one fdatasync. A hard
+ * state whose term and vote are unchanged (only the commit index moved) does not force a sync:
+ * it rides with the next one, since a lost commit index is recomputed by Raft.
+ *
+ * Entry data: a client entry (RAFT_ENTRY_NORMAL) is `u64 origin id | u64 origin seq | bytes` in
+ * the core; the WAL stores the tag in its record fields and the bytes alone. Sequences start at
+ * the wall clock in ns at each start, so a past run's entries never match this run's proposals.
+ *
+ * Start-up (raft_node_start, caller's thread): newest valid snapshot (cfg->snapshot_load), WAL
+ * replay, raft_new() with that restore state; a cluster of one elects itself at once (ticks
+ * fast-forwarded) and entries up to the commit index are applied (p = NULL); then the thread.
  *
  * Ownership: a struct raft_proposal belongs to its caller; the node holds it from a successful
- * raft_node_propose() until cfg->apply has seen its entry or ->done() has run. Pending local
- * proposals wait in a FIFO ordered by their sequence number; an entry carrying this member's
- * origin matches the FIFO's head (earlier ones were lost and fail with -ECANCELED).
- *
- * Multi-member: this version runs a cluster of one (the node is leader of every term it starts
- * and an entry commits when durable). The steps above keep the shape that a pure Raft core
- * (Step/Ready/Advance) and a peer transport fill in: persist before send, apply committed.
- *
- * Threads: producers call raft_node_propose/raft_node_read; status fields are atomics read by
- * anyone; everything else is touched only by the node's thread (or by start/stop around it).
+ * raft_node_propose() until cfg->apply has seen its entry or ->done() has run. Threads:
+ * producers call propose/read/receive; status fields are atomics; all else is the node thread's.
  */
 #include "raft/node.h"
 
@@ -42,39 +46,52 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <msgpack.h>
+
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "raft/raft.h"
 #include "raft/snap.h"
 #include "raft/wal.h"
 
-#define NODE_BATCH_ENTRIES_MAX 4096u
-#define NODE_BATCH_BYTES_MAX   (16u << 20)
-#define NODE_ENTRY_BYTES_MAX   (RAFT_WAL_RECORD_MAX - 128u)
-#define NODE_SNAPSHOTS_KEPT    2u
-
-/* An entry replayed from the WAL at start-up (owned copy of its bytes). */
-struct node_entry {
-    struct raft_wal_entry e;
-    void *owned;
-};
+#define NODE_ENVELOPE        16u /* u64 origin id | u64 origin seq */
+#define NODE_ENTRY_BYTES_MAX (RAFT_WAL_RECORD_MAX - 128u)
+#define NODE_PROPOSALS_MAX   4096u /* proposals handed to the core per loop turn */
+#define NODE_SNAPSHOTS_KEPT  2u
+#define NODE_READ_TAG        (1ull << 63) /* r->_index holds a read context while in flight */
 
 struct node_pending {
     uint64_t seq;
     struct raft_proposal *p;
 };
 
+/* A FIFO of pointers (proposals or reads), grown on demand. */
+struct node_list {
+    void **v;
+    size_t n, cap;
+};
+
+struct node_inmsg {
+    struct et_mpsc_node node;
+    size_t len;
+    unsigned char data[];
+};
+
 struct raft_node {
-    struct raft_node_config cfg; /* copy; data_dir points into dir_buf */
+    struct raft_node_config cfg; /* copy; data_dir owned */
     char *wal_dir;
     char *snap_dir;
     struct raft_wal *wal;
+    struct raft *r;
 
     /* producers -> node */
     struct et_mpsc props;
     struct et_mpsc reads;
-    int efd;          /* eventfd: producers write after pushing, when the node may sleep */
-    int wake_pending; /* atomic: 1 once a producer wrote efd and the node has not yet drained */
+    struct et_mpsc inbound;
+    int efd;          /* eventfd: producers write it after pushing when the node may sleep */
+    int wake_pending; /* atomic: a wake-up is already on its way */
     int stopping;     /* atomic */
     pthread_t thread;
 
@@ -86,41 +103,79 @@ struct raft_node {
     int st_is_leader;
     int64_t st_leader_since_ns;
 
-    /* Raft state (node thread) */
-    raft_term term;
-    raft_id vote;
-    raft_index commit;
-    raft_index last_index;
+    /* node thread */
+    raft_term durable_term; /* hard state last made durable (decides whether a Ready syncs) */
+    raft_id durable_vote;
     raft_index applied;
     raft_term applied_term;
     raft_index snap_index;       /* newest snapshot on disk */
     raft_index snap_prev_index;  /* the one before it: the WAL is kept back to here */
     raft_index snap_tried_index; /* applied index at the last snapshot attempt */
     uint64_t next_seq;           /* origin sequence of the next local proposal */
-    uint64_t first_seq;          /* this run's first: older sequences are a past run's */
-    int failed;                  /* the WAL failed: every proposal fails with this error */
+    uint64_t first_seq;          /* this run's first */
+    uint64_t next_read_ctx;
+    int failed; /* the WAL or the state machine failed: every request fails with this */
+    bool applied_any;
+    struct et_buf scratch; /* envelopes and encoded messages */
 
-    /* pending local proposals, FIFO by seq (ring buffer) */
-    struct node_pending *pend;
+    struct node_pending *pend; /* proposed, waiting for their entry to commit; FIFO by seq */
     size_t pend_head, pend_count, pend_cap;
-    /* read barriers waiting for their index to be applied, FIFO */
-    struct raft_read **rwait;
-    size_t rwait_count, rwait_cap;
-    /* the batch being written: proposals in index order */
-    struct raft_proposal **batch;
-    raft_index batch_first;
-    uint64_t batch_seq_first;
-    size_t batch_count;
-
+    struct node_list phold;   /* proposals waiting for a leader */
+    struct node_list rhold;   /* reads waiting for a leader */
+    struct node_list rflight; /* reads waiting for their read state (_index = ctx | tag) */
+    struct node_list rwait;   /* reads waiting for applied >= _index */
     int64_t next_tick_ns;
 };
+
+/* ---- small helpers ----------------------------------------------------------------------- */
+
+static void list_push(struct node_list *l, void *p)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 64;
+        l->v = et_realloc(l->v, l->cap * sizeof(*l->v));
+    }
+    l->v[l->n++] = p;
+}
+
+static void put_le64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_le64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static char *path_join(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *p = et_alloc(la + lb + 2);
+    memcpy(p, a, la);
+    p[la] = '/';
+    memcpy(p + la + 1, b, lb + 1);
+    return p;
+}
 
 /* ---- status ------------------------------------------------------------------------------ */
 
 static void publish_status(struct raft_node *n)
 {
-    __atomic_store_n(&n->st_term, n->term, __ATOMIC_RELAXED);
-    __atomic_store_n(&n->st_commit, n->commit, __ATOMIC_RELAXED);
+    struct raft_info info;
+    raft_get_info(n->r, &info);
+    bool is_leader = info.role == RAFT_LEADER;
+    if (info.leader != __atomic_load_n(&n->st_leader, __ATOMIC_RELAXED) ||
+        info.term != __atomic_load_n(&n->st_term, __ATOMIC_RELAXED))
+        __atomic_store_n(&n->st_leader_since_ns, info.leader ? et_wall_ns() : 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&n->st_term, info.term, __ATOMIC_RELAXED);
+    __atomic_store_n(&n->st_leader, info.leader, __ATOMIC_RELAXED);
+    __atomic_store_n(&n->st_is_leader, is_leader, __ATOMIC_RELAXED);
+    __atomic_store_n(&n->st_commit, info.commit, __ATOMIC_RELAXED);
     __atomic_store_n(&n->st_applied, n->applied, __ATOMIC_RELEASE);
 }
 
@@ -170,6 +225,19 @@ int raft_node_read(struct raft_node *n, struct raft_read *r)
     return 0;
 }
 
+int raft_node_receive(struct raft_node *n, const void *msg, size_t len)
+{
+    struct node_inmsg *m = et_alloc(sizeof(*m) + len);
+    m->len = len;
+    memcpy(m->data, msg, len);
+    if (!et_mpsc_try_push(&n->inbound, &m->node)) {
+        et_free(m);
+        return -EAGAIN;
+    }
+    node_wake(n);
+    return 0;
+}
+
 /* ---- pending proposals ------------------------------------------------------------------- */
 
 static void pend_push(struct raft_node *n, uint64_t seq, struct raft_proposal *p)
@@ -199,55 +267,247 @@ static void pend_pop(struct raft_node *n)
     n->pend_count--;
 }
 
-/* The local proposal behind an entry of this member's origin, or NULL. */
-static struct raft_proposal *pend_match(struct raft_node *n, const struct raft_wal_entry *e)
+/*
+ * The local proposal behind an entry tagged (@origin, @seq), or NULL. Proposals of this member
+ * commit in the order they were proposed, so earlier pending ones were lost (their entries were
+ * overwritten after a leader change): they fail with -EAGAIN (not applied; safe to retry).
+ */
+static struct raft_proposal *pend_match(struct raft_node *n, raft_id origin, uint64_t seq)
 {
     struct node_pending *f;
-    if (e->origin_id != n->cfg.id || e->origin_seq < n->first_seq)
+    if (origin != n->cfg.id || seq < n->first_seq)
         return NULL;
-    while ((f = pend_front(n)) && f->seq < e->origin_seq) {
+    while ((f = pend_front(n)) && f->seq < seq) {
         struct raft_proposal *lost = f->p;
         pend_pop(n);
-        lost->done(lost, -ECANCELED); /* its entry was dropped (leader change) */
+        lost->done(lost, -EAGAIN);
     }
-    if (!f || f->seq != e->origin_seq)
+    if (!f || f->seq != seq)
         return NULL;
     struct raft_proposal *p = f->p;
     pend_pop(n);
     return p;
 }
 
+/* ---- configuration in snapshot meta ------------------------------------------------------ */
+
+static int pack_buf(void *data, const char *p, size_t len)
+{
+    et_buf_append(data, p, len);
+    return 0;
+}
+
+/* Encodes @c as msgpack [[id, voter], ...] into @b. */
+static void conf_encode(const struct raft_conf *c, struct et_buf *b)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, b, pack_buf);
+    msgpack_pack_array(&pk, c->count);
+    for (uint32_t i = 0; i < c->count; i++) {
+        msgpack_pack_array(&pk, 2);
+        msgpack_pack_uint64(&pk, c->members[i].id);
+        if (c->members[i].voter)
+            msgpack_pack_true(&pk);
+        else
+            msgpack_pack_false(&pk);
+    }
+}
+
+static int conf_decode(const void *p, size_t len, struct raft_conf *c)
+{
+    msgpack_unpacked u;
+    size_t off = 0;
+    int ret = -EBADMSG;
+    memset(c, 0, sizeof(*c));
+    msgpack_unpacked_init(&u);
+    if (msgpack_unpack_next(&u, p, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len ||
+        u.data.type != MSGPACK_OBJECT_ARRAY || u.data.via.array.size > RAFT_MEMBERS_MAX)
+        goto out;
+    for (uint32_t i = 0; i < u.data.via.array.size; i++) {
+        const msgpack_object *m = &u.data.via.array.ptr[i];
+        if (m->type != MSGPACK_OBJECT_ARRAY || m->via.array.size != 2 ||
+            m->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+            m->via.array.ptr[1].type != MSGPACK_OBJECT_BOOLEAN)
+            goto out;
+        c->members[i].id = m->via.array.ptr[0].via.u64;
+        c->members[i].voter = m->via.array.ptr[1].via.boolean;
+    }
+    c->count = u.data.via.array.size;
+    ret = 0;
+out:
+    msgpack_unpacked_destroy(&u);
+    return ret;
+}
+
 /* ---- apply ------------------------------------------------------------------------------- */
 
-static void node_apply_entry(struct raft_node *n, const struct raft_wal_entry *e,
-                             struct raft_proposal *p)
+static void node_apply_entry(struct raft_node *n, const struct raft_entry *e)
 {
     ET_ASSERT(e->index == n->applied + 1);
     if (e->type == RAFT_ENTRY_NORMAL) {
-        n->cfg.apply(n->cfg.data, e->index, e->term, e->data, e->len, p);
-    } else {
-        ET_ASSERT(p == NULL); /* internal entries never carry a client proposal */
+        const unsigned char *d = e->data;
+        if (e->len >= NODE_ENVELOPE) {
+            raft_id origin = get_le64(d);
+            struct raft_proposal *p = pend_match(n, origin, get_le64(d + 8));
+            n->cfg.apply(n->cfg.data, e->index, e->term, d + NODE_ENVELOPE, e->len - NODE_ENVELOPE,
+                         p);
+        } else {
+            et_error("raft: entry %" PRIu64 " has no origin tag (%u bytes): applied as is",
+                     e->index, e->len);
+            n->cfg.apply(n->cfg.data, e->index, e->term, d, e->len, NULL);
+        }
     }
+    /* Noops and configuration changes only advance the applied index (the core has acted). */
     n->applied = e->index;
     n->applied_term = e->term;
+    n->applied_any = true;
+}
+
+/* ---- persistence ------------------------------------------------------------------------- */
+
+/* The WAL form of a core entry: the origin tag moves from the bytes into the record. */
+static void wal_append_core_entry(struct raft_wal *w, const struct raft_entry *e)
+{
+    struct raft_wal_entry we = {
+        .index = e->index, .term = e->term, .type = e->type, .data = e->data, .len = e->len
+    };
+    if (e->type == RAFT_ENTRY_NORMAL && e->len >= NODE_ENVELOPE) {
+        const unsigned char *d = e->data;
+        we.origin_id = get_le64(d);
+        we.origin_seq = get_le64(d + 8);
+        we.data = d + NODE_ENVELOPE;
+        we.len = e->len - NODE_ENVELOPE;
+    }
+    raft_wal_append_entry(w, &we);
+}
+
+/* Stores a leader's snapshot (file, then state machine) and marks the WAL reset. */
+static int node_install_snapshot(struct raft_node *n, const struct raft_snapshot *s)
+{
+    struct et_buf meta = ET_BUF_INIT;
+    conf_encode(&s->meta.conf, &meta);
+    int ret = raft_snap_save(n->snap_dir, s->meta.index, s->meta.term, meta.data, meta.len, s->data,
+                             s->len);
+    et_buf_free(&meta);
+    if (ret < 0) {
+        et_error("raft: saving the leader's snapshot at %" PRIu64 ": %s", s->meta.index,
+                 strerror(-ret));
+        return ret;
+    }
+    ret = n->cfg.snapshot_load ? n->cfg.snapshot_load(n->cfg.data, s->data, s->len) : -ENOTSUP;
+    if (ret < 0) {
+        et_error("raft: loading the leader's snapshot at %" PRIu64 ": %s", s->meta.index,
+                 strerror(-ret));
+        return ret;
+    }
+    raft_wal_append_snapshot(n->wal, s->meta.index, s->meta.term, true);
+    n->applied = n->snap_tried_index = s->meta.index;
+    n->applied_term = s->meta.term;
+    n->snap_prev_index = n->snap_index = s->meta.index;
+    n->applied_any = true;
+    return 0;
+}
+
+static void node_send(struct raft_node *n, const struct raft_msg *msgs, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (!n->cfg.send)
+            continue;
+        et_buf_reset(&n->scratch);
+        raft_msg_encode(&msgs[i], &n->scratch);
+        n->cfg.send(n->cfg.data, msgs[i].to, n->scratch.data, n->scratch.len);
+    }
+}
+
+/* Read states from the core: confirmed reads wait for apply, failed ones retry. */
+static void node_read_states(struct raft_node *n, const struct raft_read_state *rs, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        size_t keep = 0;
+        for (size_t k = 0; k < n->rflight.n; k++) {
+            struct raft_read *r = n->rflight.v[k];
+            if (r->_index != (rs[i].ctx | NODE_READ_TAG)) {
+                n->rflight.v[keep++] = r;
+            } else if (rs[i].err == 0) {
+                r->_index = rs[i].index;
+                list_push(&n->rwait, r);
+            } else {
+                r->_index = 0;
+                list_push(&n->rhold, r); /* leadership lost before it was confirmed */
+            }
+        }
+        n->rflight.n = keep;
+    }
+}
+
+/*
+ * Runs Ready / Advance until the core has nothing to do (the contract in raft/raft.h).
+ * Returns 0, or a negative error after which the node must not touch the core again.
+ */
+static int node_ready(struct raft_node *n)
+{
+    int ret = 0;
+    while (raft_has_ready(n->r)) {
+        struct raft_ready rd;
+        raft_ready(n->r, &rd);
+        node_send(n, rd.msgs_early, rd.msg_early_count);
+        bool sync = false;
+        if (rd.snapshot) {
+            if ((ret = node_install_snapshot(n, rd.snapshot)) < 0)
+                return ret;
+            sync = true;
+        }
+        for (size_t i = 0; i < rd.entry_count; i++)
+            wal_append_core_entry(n->wal, &rd.entries[i]);
+        sync |= rd.entry_count > 0;
+        if (rd.hard_state_changed) {
+            raft_wal_append_hard_state(n->wal, &rd.hard_state);
+            sync |= rd.hard_state.term != n->durable_term || rd.hard_state.vote != n->durable_vote;
+        }
+        if (sync) {
+            if ((ret = raft_wal_sync(n->wal)) < 0)
+                return ret;
+            if (rd.hard_state_changed) {
+                n->durable_term = rd.hard_state.term;
+                n->durable_vote = rd.hard_state.vote;
+            }
+        }
+        node_send(n, rd.msgs, rd.msg_count);
+        for (size_t i = 0; i < rd.committed_count; i++)
+            if (rd.committed[i].index > n->applied)
+                node_apply_entry(n, &rd.committed[i]);
+        node_read_states(n, rd.reads, rd.read_count);
+        raft_advance(n->r, &rd);
+    }
+    publish_status(n);
+    if (n->applied_any && n->cfg.applied)
+        n->cfg.applied(n->cfg.data);
+    n->applied_any = false;
+    return 0;
 }
 
 /* ---- snapshots --------------------------------------------------------------------------- */
 
 static int node_snapshot(struct raft_node *n)
 {
+    struct et_buf meta = ET_BUF_INIT;
     void *buf = NULL;
     size_t len = 0;
     int ret;
     n->cfg.snapshot_save(n->cfg.data, &buf, &len);
-    ret = raft_snap_save(n->snap_dir, n->applied, n->applied_term, NULL, 0, buf, len);
+    /* The latest configuration: single-member changes make it at most one change ahead of the
+     * applied index, and the core keeps the exact one for the snapshots it sends. */
+    conf_encode(raft_get_conf(n->r), &meta);
+    ret = raft_snap_save(n->snap_dir, n->applied, n->applied_term, meta.data, meta.len, buf, len);
+    et_buf_free(&meta);
+    if (ret == 0 && (ret = raft_compact(n->r, n->applied, buf, len)) < 0)
+        et_error("raft: the core refused compaction at %" PRIu64, n->applied);
     et_free(buf);
     if (ret < 0) {
-        et_error("raft: saving a snapshot at index %" PRIu64 " failed: %s", n->applied,
-                 strerror(-ret));
+        et_error("raft: snapshot at index %" PRIu64 " failed: %s", n->applied, strerror(-ret));
         return ret;
     }
-    raft_wal_append_snapshot(n->wal, n->applied, n->applied_term);
+    raft_wal_append_snapshot(n->wal, n->applied, n->applied_term, false);
     if ((ret = raft_wal_sync(n->wal)) < 0) {
         n->failed = ret; /* the WAL is unusable: so is the node */
         return ret;
@@ -270,132 +530,135 @@ static void node_maybe_snapshot(struct raft_node *n)
         return;
     if (n->applied - n->snap_tried_index < n->cfg.snapshot_count)
         return;
-    /* A failed snapshot (disk full, say) is retried snapshot_count entries later; the WAL
-     * simply keeps growing meanwhile. */
+    /* A failed snapshot (disk full, say) is retried snapshot_count entries later. */
     n->snap_tried_index = n->applied;
     (void)node_snapshot(n);
 }
 
-/* ---- the thread -------------------------------------------------------------------------- */
+/* ---- the loop's steps -------------------------------------------------------------------- */
 
-static void node_fail_batch(struct raft_node *n, int err)
-{
-    for (size_t i = 0; i < n->batch_count; i++)
-        n->batch[i]->done(n->batch[i], err);
-    n->batch_count = 0;
-}
-
-/* Drains up to one batch of proposals into the WAL's pending batch. Returns true if more wait. */
-static bool node_collect(struct raft_node *n, int64_t now)
+static void node_inbound(struct raft_node *n)
 {
     struct et_mpsc_node *qn;
-    size_t bytes = 0;
-    n->batch_count = 0;
-    n->batch_first = n->last_index + 1;
-    n->batch_seq_first = n->next_seq;
-    while (n->batch_count < NODE_BATCH_ENTRIES_MAX && bytes < NODE_BATCH_BYTES_MAX &&
-           (qn = et_mpsc_pop(&n->props))) {
-        struct raft_proposal *p = (struct raft_proposal *)qn;
-        if (n->failed) {
-            p->done(p, n->failed);
-            continue;
+    while ((qn = et_mpsc_pop(&n->inbound))) {
+        struct node_inmsg *im = (struct node_inmsg *)qn;
+        struct raft_msg m;
+        if (!n->failed && raft_msg_decode(im->data, im->len, &m) == 0) {
+            if (raft_step(n->r, &m) < 0)
+                et_debug("raft: message type %u from %" PRIu64 " refused", m.type, m.from);
+            raft_msg_decoded_free(&m);
+        } else if (!n->failed) {
+            et_warn("raft: undecodable peer message (%zu bytes) dropped", im->len);
         }
-        if (now > p->_deadline_ns) {
-            p->done(p, -ETIMEDOUT);
-            continue;
-        }
-        struct raft_wal_entry e = { .index = n->batch_first + n->batch_count,
-                                    .term = n->term,
-                                    .type = RAFT_ENTRY_NORMAL,
-                                    .origin_id = n->cfg.id,
-                                    .origin_seq = n->next_seq++,
-                                    .data = p->data,
-                                    .len = p->len };
-        raft_wal_append_entry(n->wal, &e);
-        pend_push(n, e.origin_seq, p);
-        n->batch[n->batch_count++] = p;
-        bytes += p->len;
+        et_free(im);
     }
-    return n->batch_count == NODE_BATCH_ENTRIES_MAX || bytes >= NODE_BATCH_BYTES_MAX;
-}
-
-/* Makes the batch durable and (one member) commits and applies it. */
-static void node_commit(struct raft_node *n)
-{
-    if (n->batch_count == 0)
-        return;
-    raft_index last = n->batch_first + n->batch_count - 1;
-    struct raft_hard_state hs = { .term = n->term, .vote = n->vote, .commit = last };
-    raft_wal_append_hard_state(n->wal, &hs);
-    int ret = raft_wal_sync(n->wal);
-    if (ret < 0) {
-        n->failed = ret;
-        for (size_t i = 0; i < n->batch_count; i++)
-            pend_pop(n); /* the batch's proposals are the newest pending ones */
-        node_fail_batch(n, ret);
-        return;
-    }
-    n->last_index = last;
-    n->commit = last;
-    for (size_t i = 0; i < n->batch_count; i++) {
-        struct raft_proposal *p = n->batch[i];
-        struct raft_wal_entry e = { .index = n->batch_first + i,
-                                    .term = n->term,
-                                    .type = RAFT_ENTRY_NORMAL,
-                                    .origin_id = n->cfg.id,
-                                    .origin_seq = n->batch_seq_first + i,
-                                    .data = p->data,
-                                    .len = p->len };
-        struct raft_proposal *match = pend_match(n, &e);
-        ET_ASSERT(match == p);
-        node_apply_entry(n, &e, p);
-    }
-    n->batch_count = 0;
-    publish_status(n);
-    if (n->cfg.applied)
-        n->cfg.applied(n->cfg.data);
-}
-
-static void node_reads(struct raft_node *n, int64_t now)
-{
-    struct et_mpsc_node *qn;
-    size_t keep = 0;
-    while ((qn = et_mpsc_pop(&n->reads))) {
-        struct raft_read *r = (struct raft_read *)qn;
-        if (n->failed) {
-            r->done(r, n->failed);
-            continue;
-        }
-        /* ReadIndex: the leader's commit index when the read arrives (one member: no quorum
-         * round needed to confirm leadership). */
-        r->_index = n->commit;
-        if (n->rwait_count == n->rwait_cap) {
-            n->rwait_cap = n->rwait_cap ? 2 * n->rwait_cap : 64;
-            n->rwait = et_realloc(n->rwait, n->rwait_cap * sizeof(*n->rwait));
-        }
-        n->rwait[n->rwait_count++] = r;
-    }
-    for (size_t i = 0; i < n->rwait_count; i++) {
-        struct raft_read *r = n->rwait[i];
-        if (r->_index <= n->applied)
-            r->done(r, 0);
-        else if (now > r->_deadline_ns)
-            r->done(r, -ETIMEDOUT);
-        else
-            n->rwait[keep++] = r;
-    }
-    n->rwait_count = keep;
 }
 
 static void node_tick(struct raft_node *n, int64_t now)
 {
     if (now < n->next_tick_ns)
         return;
+    if (!n->failed)
+        raft_tick(n->r);
     if (n->cfg.tick)
         n->cfg.tick(n->cfg.data, __atomic_load_n(&n->st_is_leader, __ATOMIC_RELAXED));
     n->next_tick_ns += (int64_t)n->cfg.tick_ms * ET_NS_PER_MSEC;
     if (n->next_tick_ns <= now) /* fell behind (a long fsync): do not tick in a burst */
         n->next_tick_ns = now + (int64_t)n->cfg.tick_ms * ET_NS_PER_MSEC;
+}
+
+/* Hands one proposal to the core. Returns false when it must wait for a leader. */
+static bool node_propose_one(struct raft_node *n, struct raft_proposal *p)
+{
+    unsigned char *d;
+    et_buf_reset(&n->scratch);
+    d = (unsigned char *)et_buf_reserve(&n->scratch, NODE_ENVELOPE + p->len);
+    put_le64(d, n->cfg.id);
+    put_le64(d + 8, n->next_seq);
+    if (p->len)
+        memcpy(d + NODE_ENVELOPE, p->data, p->len);
+    int ret = raft_propose(n->r, d, NODE_ENVELOPE + p->len, NULL, NULL);
+    if (ret == -EPERM || ret == -EBUSY)
+        return false; /* not the leader (forwarding comes with the transport) or transferring */
+    if (ret < 0) {
+        p->done(p, ret);
+        return true;
+    }
+    pend_push(n, n->next_seq++, p);
+    return true;
+}
+
+static void node_proposals(struct raft_node *n, int64_t now)
+{
+    struct et_mpsc_node *qn;
+    size_t keep = 0, handed = 0;
+    for (size_t i = 0; i < n->phold.n; i++) {
+        struct raft_proposal *p = n->phold.v[i];
+        if (n->failed)
+            p->done(p, n->failed);
+        else if (now > p->_deadline_ns)
+            p->done(p, -ETIMEDOUT);
+        else if (keep > 0 || !node_propose_one(n, p))
+            n->phold.v[keep++] = p;
+    }
+    n->phold.n = keep;
+    while (handed++ < NODE_PROPOSALS_MAX && (qn = et_mpsc_pop(&n->props))) {
+        struct raft_proposal *p = (struct raft_proposal *)qn;
+        if (n->failed)
+            p->done(p, n->failed);
+        else if (now > p->_deadline_ns)
+            p->done(p, -ETIMEDOUT);
+        else if (n->phold.n > 0 || !node_propose_one(n, p))
+            list_push(&n->phold, p); /* keeps this member's proposals in order */
+    }
+    /* Proposed but not committed in time: the caller hears -ETIMEDOUT (the entry may still
+     * commit later and is then applied without its proposal, like etcd's timeouts). */
+    struct node_pending *f;
+    while ((f = pend_front(n)) && now > f->p->_deadline_ns) {
+        struct raft_proposal *p = f->p;
+        pend_pop(n);
+        p->done(p, -ETIMEDOUT);
+    }
+}
+
+static void node_reads(struct raft_node *n)
+{
+    struct et_mpsc_node *qn;
+    while ((qn = et_mpsc_pop(&n->reads)))
+        list_push(&n->rhold, qn);
+    if (n->rhold.n == 0 || n->failed)
+        return;
+    /* One ReadIndex round for every read waiting: they share a context. */
+    uint64_t ctx = ++n->next_read_ctx;
+    if (raft_read_index(n->r, ctx) < 0)
+        return; /* no leader known yet: they wait (until their deadline) */
+    for (size_t i = 0; i < n->rhold.n; i++) {
+        struct raft_read *r = n->rhold.v[i];
+        r->_index = ctx | NODE_READ_TAG;
+        list_push(&n->rflight, r);
+    }
+    n->rhold.n = 0;
+}
+
+/* Finishes reads whose index is applied, and expires the others. */
+static void node_serve_reads(struct raft_node *n, int64_t now)
+{
+    struct node_list *lists[] = { &n->rwait, &n->rhold, &n->rflight };
+    for (size_t l = 0; l < ET_ARRAY_SIZE(lists); l++) {
+        size_t keep = 0;
+        for (size_t i = 0; i < lists[l]->n; i++) {
+            struct raft_read *r = lists[l]->v[i];
+            if (n->failed)
+                r->done(r, n->failed);
+            else if (l == 0 && r->_index <= n->applied)
+                r->done(r, 0);
+            else if (now > r->_deadline_ns)
+                r->done(r, -ETIMEDOUT);
+            else
+                lists[l]->v[keep++] = r;
+        }
+        lists[l]->n = keep;
+    }
 }
 
 /* Sleeps until a producer writes the eventfd or the next tick is due. */
@@ -413,63 +676,88 @@ static void node_wait(struct raft_node *n)
     }
 }
 
-static void node_drain_cancel(struct raft_node *n)
+static void node_fail(struct raft_node *n, int err)
+{
+    if (n->failed)
+        return;
+    et_error("raft: member %" PRIu64 " stops taking part in the cluster: %s", n->cfg.id,
+             strerror(-err));
+    n->failed = err;
+    while (n->pend_count) {
+        struct raft_proposal *p = pend_front(n)->p;
+        pend_pop(n);
+        p->done(p, err);
+    }
+    __atomic_store_n(&n->st_is_leader, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&n->st_leader, 0, __ATOMIC_RELAXED);
+}
+
+static void node_cancel_all(struct raft_node *n)
 {
     struct et_mpsc_node *qn;
-    /* Producers may still be mid-push; the caller of stop must not propose after it. */
-    while ((qn = et_mpsc_pop(&n->props))) {
-        struct raft_proposal *p = (struct raft_proposal *)qn;
-        p->done(p, -ECANCELED);
-    }
+    /* The caller of stop must not propose after it; producers are done pushing by now. */
+    while ((qn = et_mpsc_pop(&n->props)))
+        ((struct raft_proposal *)qn)->done((struct raft_proposal *)qn, -ECANCELED);
+    for (size_t i = 0; i < n->phold.n; i++)
+        ((struct raft_proposal *)n->phold.v[i])->done(n->phold.v[i], -ECANCELED);
+    n->phold.n = 0;
     while (n->pend_count) {
         struct raft_proposal *p = pend_front(n)->p;
         pend_pop(n);
         p->done(p, -ECANCELED);
     }
-    while ((qn = et_mpsc_pop(&n->reads))) {
-        struct raft_read *r = (struct raft_read *)qn;
-        r->done(r, -ECANCELED);
+    while ((qn = et_mpsc_pop(&n->reads)))
+        list_push(&n->rhold, qn);
+    struct node_list *lists[] = { &n->rwait, &n->rhold, &n->rflight };
+    for (size_t l = 0; l < ET_ARRAY_SIZE(lists); l++) {
+        for (size_t i = 0; i < lists[l]->n; i++)
+            ((struct raft_read *)lists[l]->v[i])->done(lists[l]->v[i], -ECANCELED);
+        lists[l]->n = 0;
     }
-    for (size_t i = 0; i < n->rwait_count; i++)
-        n->rwait[i]->done(n->rwait[i], -ECANCELED);
-    n->rwait_count = 0;
+    while ((qn = et_mpsc_pop(&n->inbound)))
+        et_free(qn);
 }
 
 static void *node_main(void *arg)
 {
     struct raft_node *n = arg;
-    bool more = false;
     n->next_tick_ns = et_mono_ns() + (int64_t)n->cfg.tick_ms * ET_NS_PER_MSEC;
     while (!__atomic_load_n(&n->stopping, __ATOMIC_ACQUIRE)) {
+        bool more = et_mpsc_count(&n->props) > 0 && n->phold.n == 0;
         if (!more)
             node_wait(n);
         /* Re-arm before draining: a push after this point writes the eventfd again. */
         __atomic_exchange_n(&n->wake_pending, 0, __ATOMIC_ACQ_REL);
+        node_inbound(n);
         node_tick(n, et_mono_ns());
         int64_t now = et_mono_ns(); /* after the tick: deadlines are judged when popped */
-        more = node_collect(n, now);
-        node_commit(n);
-        node_reads(n, now);
+        node_proposals(n, now);
+        node_reads(n);
+        if (!n->failed) {
+            int ret = node_ready(n);
+            if (ret < 0)
+                node_fail(n, ret);
+        }
+        node_serve_reads(n, now);
         node_maybe_snapshot(n);
     }
-    node_drain_cancel(n);
+    node_cancel_all(n);
     return NULL;
 }
 
 /* ---- start-up ---------------------------------------------------------------------------- */
 
 struct replay {
-    struct node_entry *ents; /* log entries after the snapshot, ents[i].e.index = base + i + 1 */
+    struct raft_entry *ents; /* after the snapshot: ents[i].index = base + i + 1 */
     size_t count, cap;
     raft_index base;
     struct raft_hard_state hs;
-    raft_index marker_index;
 };
 
 static void replay_free(struct replay *rp)
 {
     for (size_t i = 0; i < rp->count; i++)
-        et_free(rp->ents[i].owned);
+        et_free((void *)rp->ents[i].data);
     et_free(rp->ents);
 }
 
@@ -481,8 +769,17 @@ static int replay_record(void *data, const struct raft_wal_record *r)
         return 0;
     }
     if (r->type == RAFT_WAL_SNAPSHOT) {
-        if (r->snap.index > rp->marker_index)
-            rp->marker_index = r->snap.index;
+        if (!r->snap.reset)
+            return 0;
+        /* A leader's snapshot replaced the whole log. */
+        if (r->snap.index > rp->base) {
+            et_error("raft: the WAL records a snapshot at %" PRIu64 " from the leader but the "
+                     "newest valid snapshot file is at %" PRIu64 ": refusing to start",
+                     r->snap.index, rp->base);
+            return -EBADMSG;
+        }
+        while (rp->count > 0)
+            et_free((void *)rp->ents[--rp->count].data);
         return 0;
     }
     const struct raft_wal_entry *e = &r->entry;
@@ -495,88 +792,150 @@ static int replay_record(void *data, const struct raft_wal_record *r)
         return -EBADMSG;
     }
     /* An entry at or below the last replaces it and everything after (Raft log truncation). */
-    while (rp->count > 0 && rp->ents[rp->count - 1].e.index >= e->index)
-        et_free(rp->ents[--rp->count].owned);
+    while (rp->count > 0 && rp->ents[rp->count - 1].index >= e->index)
+        et_free((void *)rp->ents[--rp->count].data);
     if (rp->count == rp->cap) {
         rp->cap = rp->cap ? 2 * rp->cap : 1024;
         rp->ents = et_realloc(rp->ents, rp->cap * sizeof(*rp->ents));
     }
-    struct node_entry *ne = &rp->ents[rp->count++];
-    ne->e = *e;
-    ne->owned = e->len ? et_memdup(e->data, e->len) : NULL;
-    ne->e.data = ne->owned;
+    bool tagged = e->type == RAFT_ENTRY_NORMAL;
+    size_t len = e->len + (tagged ? NODE_ENVELOPE : 0);
+    ET_ASSERT(len <= UINT32_MAX);
+    unsigned char *d = et_alloc(len ? len : 1);
+    if (tagged) {
+        put_le64(d, e->origin_id);
+        put_le64(d + 8, e->origin_seq);
+    }
+    if (e->len)
+        memcpy(d + (tagged ? NODE_ENVELOPE : 0), e->data, e->len);
+    rp->ents[rp->count++] = (struct raft_entry){ .term = e->term,
+                                                 .index = e->index,
+                                                 .type = (uint8_t)e->type,
+                                                 .len = (uint32_t)len,
+                                                 .data = d };
     return 0;
 }
 
+static void node_bootstrap_conf(const struct raft_node_config *cfg, struct raft_conf *c)
+{
+    memset(c, 0, sizeof(*c));
+    for (size_t i = 0; cfg->peers && i < cfg->peer_count && c->count < RAFT_MEMBERS_MAX; i++)
+        c->members[c->count++] = (struct raft_member){ .id = cfg->peers[i].id, .voter = true };
+    if (c->count == 0)
+        c->members[c->count++] = (struct raft_member){ .id = cfg->id, .voter = true };
+}
+
+/* Loads the snapshot and the WAL, and creates the core from them. */
 static int node_restore(struct raft_node *n)
 {
     struct raft_snap snap = { 0 };
     struct replay rp = { 0 };
+    struct raft_restore rs = { 0 };
+    struct raft_config rc = { 0 };
     int ret = raft_snap_load(n->snap_dir, &snap);
     if (ret < 0 && ret != -ENOENT)
         return ret;
     if (ret == 0) {
-        ret = n->cfg.snapshot_load ? n->cfg.snapshot_load(n->cfg.data, snap.data, snap.len)
-                                   : -ENOTSUP;
-        raft_snap_free(&snap);
+        ret = conf_decode(snap.meta, snap.meta_len, &rs.snapshot.meta.conf);
+        if (ret == 0)
+            ret = n->cfg.snapshot_load ? n->cfg.snapshot_load(n->cfg.data, snap.data, snap.len)
+                                       : -ENOTSUP;
         if (ret < 0) {
             et_error("raft: loading the snapshot at index %" PRIu64 " failed: %s", snap.index,
                      strerror(-ret));
-            return ret;
+            goto out;
         }
-        n->applied = n->commit = n->last_index = n->snap_index = snap.index;
-        n->snap_tried_index = snap.index;
+        rs.snapshot.meta.index = snap.index;
+        rs.snapshot.meta.term = snap.term;
+        rs.snapshot.data = snap.data;
+        rs.snapshot.len = snap.len;
+        n->applied = n->snap_index = n->snap_prev_index = n->snap_tried_index = snap.index;
         n->applied_term = snap.term;
     }
     rp.base = n->snap_index;
     struct raft_wal_options wo = { .segment_bytes = n->cfg.wal_segment_bytes,
                                    .use_uring = n->cfg.wal_use_uring };
-    ret = raft_wal_open(n->wal_dir, &wo, replay_record, &rp, &n->wal);
-    if (ret < 0)
+    if ((ret = raft_wal_open(n->wal_dir, &wo, replay_record, &rp, &n->wal)) < 0)
         goto out;
-    n->term = rp.hs.term;
-    n->vote = rp.hs.vote;
-    n->last_index = rp.base + rp.count;
-    /* One member: everything durable is committed (it is the whole quorum). */
-    n->commit = n->cfg.peer_count <= 1 ? n->last_index : rp.hs.commit;
-    if (n->commit < n->applied)
-        n->commit = n->applied;
-    if (n->commit > n->last_index)
-        n->commit = n->last_index;
-    for (size_t i = 0; i < rp.count && rp.ents[i].e.index <= n->commit; i++)
-        node_apply_entry(n, &rp.ents[i].e, NULL);
-    if (rp.count && n->cfg.applied)
-        n->cfg.applied(n->cfg.data);
-    et_info("raft: restored snapshot %" PRIu64 ", WAL to %" PRIu64 ", applied %" PRIu64
-            ", term %" PRIu64,
-            n->snap_index, n->last_index, n->applied, n->term);
+    rs.hard_state = rp.hs;
+    raft_index last = rp.base + rp.count;
+    /* A commit index only rides along with later syncs (see the top): it may lag a snapshot. */
+    if (rs.hard_state.commit < rp.base)
+        rs.hard_state.commit = rp.base;
+    if (rs.hard_state.commit > last)
+        rs.hard_state.commit = last;
+    rs.entries = rp.ents;
+    rs.entry_count = rp.count;
+    rs.applied = n->applied;
+    n->durable_term = rp.hs.term;
+    n->durable_vote = rp.hs.vote;
+
+    node_bootstrap_conf(&n->cfg, &rc.bootstrap);
+    rc.id = n->cfg.id;
+    rc.heartbeat_ticks = 1;
+    rc.election_ticks = n->cfg.election_ms / n->cfg.tick_ms;
+    if (rc.election_ticks < 3)
+        rc.election_ticks = 3;
+    rc.seed = n->cfg.id ^ (uint64_t)et_wall_ns();
+    rc.max_msg_entries = 1024;
+    rc.max_msg_bytes = 4u << 20;
+    rc.max_inflight = 64;
+    rc.pre_vote = true;
+    rc.check_quorum = true;
+    rc.restore = &rs;
+    if ((ret = raft_new(&rc, &n->r)) < 0) {
+        et_error("raft: the WAL and snapshot do not form a consistent state (snapshot %" PRIu64
+                 ", entries to %" PRIu64 ", commit %" PRIu64 "): refusing to start",
+                 rp.base, last, rs.hard_state.commit);
+        ret = -EBADMSG;
+        goto out;
+    }
+    et_info("raft: member %" PRIu64 " restored snapshot %" PRIu64 ", WAL to %" PRIu64
+            ", commit %" PRIu64 ", term %" PRIu64,
+            n->cfg.id, rp.base, last, rs.hard_state.commit, rp.hs.term);
 out:
     replay_free(&rp);
+    raft_snap_free(&snap);
     return ret;
+}
+
+/* A cluster of one need not wait out an election timeout: it elects itself now. */
+static int node_elect_alone(struct raft_node *n)
+{
+    const struct raft_conf *c = raft_get_conf(n->r);
+    struct raft_info info;
+    int ret;
+    if (c->count != 1 || c->members[0].id != n->cfg.id || !c->members[0].voter)
+        return 0;
+    /* At most two election timeouts of ticks (the timeout is randomized below 2x). */
+    for (uint32_t i = 0; i < 4 * n->cfg.election_ms / n->cfg.tick_ms + 8; i++) {
+        raft_get_info(n->r, &info);
+        if (info.role == RAFT_LEADER)
+            return 0;
+        raft_tick(n->r);
+        if ((ret = node_ready(n)) < 0)
+            return ret;
+    }
+    et_warn("raft: member %" PRIu64 " alone in its cluster did not become leader", n->cfg.id);
+    return 0;
 }
 
 static void node_free(struct raft_node *n)
 {
+    raft_free(n->r);
     raft_wal_close(n->wal);
     if (n->efd >= 0)
         close(n->efd);
     et_free(n->pend);
-    et_free(n->rwait);
-    et_free(n->batch);
+    et_free(n->phold.v);
+    et_free(n->rhold.v);
+    et_free(n->rflight.v);
+    et_free(n->rwait.v);
+    et_buf_free(&n->scratch);
     et_free(n->wal_dir);
     et_free(n->snap_dir);
     et_free((char *)n->cfg.data_dir);
     et_free(n);
-}
-
-static char *path_join(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    char *p = et_alloc(la + lb + 2);
-    memcpy(p, a, la);
-    p[la] = '/';
-    memcpy(p + la + 1, b, lb + 1);
-    return p;
 }
 
 int raft_node_start(const struct raft_node_config *cfg, struct raft_node **out)
@@ -585,10 +944,10 @@ int raft_node_start(const struct raft_node_config *cfg, struct raft_node **out)
     ET_ASSERT(cfg->apply != NULL);
     ET_ASSERT(cfg->id != 0);
     ET_ASSERT(cfg->tick_ms > 0);
-    if (cfg->peer_count > 1) {
-        et_error("raft: clusters of %zu members are not supported yet (one member only)",
+    if (cfg->peer_count > 1 && !cfg->send) {
+        et_error("raft: a cluster of %zu members needs a peer transport (cfg->send)",
                  cfg->peer_count);
-        return -ENOTSUP;
+        return -EINVAL;
     }
     struct raft_node *n = et_calloc(1, sizeof(*n));
     int ret;
@@ -596,11 +955,13 @@ int raft_node_start(const struct raft_node_config *cfg, struct raft_node **out)
     n->cfg.data_dir = et_strdup(cfg->data_dir);
     if (n->cfg.request_timeout_ms == 0)
         n->cfg.request_timeout_ms = 7000;
+    if (n->cfg.election_ms == 0)
+        n->cfg.election_ms = 10 * n->cfg.tick_ms;
     n->wal_dir = path_join(cfg->data_dir, "member/wal");
     n->snap_dir = path_join(cfg->data_dir, "member/snap");
     et_mpsc_init(&n->props, cfg->queue_max);
     et_mpsc_init(&n->reads, cfg->queue_max);
-    n->batch = et_alloc_array(NODE_BATCH_ENTRIES_MAX, sizeof(*n->batch));
+    et_mpsc_init(&n->inbound, cfg->queue_max ? cfg->queue_max : 4096);
     n->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (n->efd < 0) {
         ret = -errno;
@@ -608,20 +969,14 @@ int raft_node_start(const struct raft_node_config *cfg, struct raft_node **out)
     }
     if ((ret = raft__mkdir_p(n->snap_dir)) < 0 || (ret = node_restore(n)) < 0)
         goto out_free;
-    /* One member: it wins the election of a new term by itself; record the term and vote. */
-    n->term++;
-    n->vote = cfg->id;
-    struct raft_hard_state hs = { .term = n->term, .vote = n->vote, .commit = n->commit };
-    raft_wal_append_hard_state(n->wal, &hs);
-    if ((ret = raft_wal_sync(n->wal)) < 0)
-        goto out_free;
     /* Sequences grow across restarts (wall clock at start, then +1 per proposal), so entries of
      * an earlier run are never mistaken for this run's proposals. */
     n->next_seq = n->first_seq = (uint64_t)et_wall_ns();
-    __atomic_store_n(&n->st_leader, cfg->id, __ATOMIC_RELAXED);
-    __atomic_store_n(&n->st_is_leader, 1, __ATOMIC_RELAXED);
-    __atomic_store_n(&n->st_leader_since_ns, et_wall_ns(), __ATOMIC_RELAXED);
-    publish_status(n);
+    /* Committed entries above the snapshot come back through Ready: apply them now. */
+    if ((ret = node_ready(n)) < 0)
+        goto out_free;
+    if ((ret = node_elect_alone(n)) < 0 || (ret = node_ready(n)) < 0)
+        goto out_free;
     ret = pthread_create(&n->thread, NULL, node_main, n);
     if (ret != 0) {
         ret = -ret;

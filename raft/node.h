@@ -85,6 +85,14 @@ struct raft_node_config {
 
     uint64_t wal_segment_bytes;   /* preallocated WAL segment size; 0: 64 MiB */
     bool wal_use_uring;           /* group commit through io_uring instead of pwrite+fdatasync */
+
+    /*
+     * The peer transport (NULL for a cluster of one). Sends one encoded Raft message (the wire
+     * form of raft_msg_encode) to member @to; runs on the node's thread, @msg is borrowed for the
+     * call; best effort (a message may be dropped, Raft retries). Messages from peers come back
+     * through raft_node_receive().
+     */
+    void (*send)(void *data, raft_id to, const void *msg, size_t len);
 };
 
 struct raft_status {
@@ -116,6 +124,12 @@ ET_NODISCARD int raft_node_propose(struct raft_node *n, struct raft_proposal *p)
 
 /* Queues a read barrier. Returns 0 or -EAGAIN. Thread: any. */
 ET_NODISCARD int raft_node_read(struct raft_node *n, struct raft_read *r);
+
+/*
+ * Hands the node a message from a peer (@msg[0..@len): raft_msg_encode's wire form, copied).
+ * Returns 0 or -EAGAIN when the inbound queue is full (the message is dropped). Thread: any.
+ */
+ET_NODISCARD int raft_node_receive(struct raft_node *n, const void *msg, size_t len);
 
 /* A consistent-enough snapshot of the node's state (atomic loads). Thread: any. */
 void raft_node_status(struct raft_node *n, struct raft_status *out);

@@ -139,14 +139,15 @@ static void encode_hs(struct et_buf *b, const struct raft_hard_state *hs)
     rec_end(b, at);
 }
 
-static void encode_snap(struct et_buf *b, raft_index index, raft_term term)
+static void encode_snap(struct et_buf *b, raft_index index, raft_term term, bool reset)
 {
     msgpack_packer pk;
     size_t at = rec_begin(b, &pk);
-    msgpack_pack_array(&pk, 3);
+    msgpack_pack_array(&pk, 4);
     msgpack_pack_uint8(&pk, RAFT_WAL_SNAPSHOT);
     msgpack_pack_uint64(&pk, index);
     msgpack_pack_uint64(&pk, term);
+    msgpack_pack_uint8(&pk, reset);
     rec_end(b, at);
 }
 
@@ -177,9 +178,9 @@ void raft_wal_append_hard_state(struct raft_wal *w, const struct raft_hard_state
     w->hs = *hs;
 }
 
-void raft_wal_append_snapshot(struct raft_wal *w, raft_index index, raft_term term)
+void raft_wal_append_snapshot(struct raft_wal *w, raft_index index, raft_term term, bool reset)
 {
-    encode_snap(&w->batch, index, term);
+    encode_snap(&w->batch, index, term, reset);
     w->snap_index = index;
     w->snap_term = term;
 }
@@ -241,11 +242,13 @@ static bool decode(msgpack_unpacked *u, const unsigned char *p, size_t len,
         r->hs = (struct raft_hard_state){ .term = v[0], .vote = v[1], .commit = v[2] };
         return true;
     case RAFT_WAL_SNAPSHOT:
-        if (n != 3 || !obj_u64(&a[1], &v[0]) || !obj_u64(&a[2], &v[1]))
+        if (n != 4 || !obj_u64(&a[1], &v[0]) || !obj_u64(&a[2], &v[1]) || !obj_u64(&a[3], &v[2]) ||
+            v[2] > 1)
             return false;
         r->type = RAFT_WAL_SNAPSHOT;
         r->snap.index = v[0];
         r->snap.term = v[1];
+        r->snap.reset = v[2] == 1;
         return true;
     default:
         return false;
@@ -711,7 +714,7 @@ int raft_wal_sync(struct raft_wal *w)
             goto out_fail;
         /* The new segment starts with what the old ones held (wal.h invariant 2). */
         encode_hs(&cut, &w->hs_dur);
-        encode_snap(&cut, w->snap_index_dur, w->snap_term_dur);
+        encode_snap(&cut, w->snap_index_dur, w->snap_term_dur, false); /* state, not a reset */
         et_buf_append(&cut, p, len);
         p = cut.data;
         len = cut.len;

@@ -59,6 +59,7 @@ struct raft_wal_record {
         struct {
             raft_index index;
             raft_term term;
+            bool reset; /* a leader's snapshot: drop the entries replayed so far */
         } snap; /* RAFT_WAL_SNAPSHOT: a snapshot at (index, term) covers entries up to index */
     };
 };
@@ -88,7 +89,12 @@ void raft_wal_close(struct raft_wal *w);
 /* Encode records into the pending batch (memory only). @e->data is copied. */
 void raft_wal_append_entry(struct raft_wal *w, const struct raft_wal_entry *e);
 void raft_wal_append_hard_state(struct raft_wal *w, const struct raft_hard_state *hs);
-void raft_wal_append_snapshot(struct raft_wal *w, raft_index index, raft_term term);
+/*
+ * A snapshot at (@index, @term) is durable. @reset: it was received from a leader and replaces
+ * the whole log (replay drops every entry before the marker); otherwise it only covers the
+ * entries up to @index (local compaction).
+ */
+void raft_wal_append_snapshot(struct raft_wal *w, raft_index index, raft_term term, bool reset);
 
 /* Bytes waiting in the pending batch. */
 size_t raft_wal_pending_bytes(const struct raft_wal *w);

@@ -81,7 +81,7 @@ Test(raft_wal, round_trip_entries_hard_state_and_snapshot_marker)
             cr_assert_eq(raft_wal_sync(w), 0);
         }
     }
-    raft_wal_append_snapshot(w, 42, 1);
+    raft_wal_append_snapshot(w, 42, 1, true);
     cr_assert_eq(raft_wal_sync(w), 0);
     cr_assert_eq(raft_wal_pending_bytes(w), 0);
     raft_wal_close(w);
@@ -101,6 +101,7 @@ Test(raft_wal, round_trip_entries_hard_state_and_snapshot_marker)
     }
     cr_assert_eq(rs.v[k].r.type, RAFT_WAL_SNAPSHOT);
     cr_assert_eq(rs.v[k].r.snap.index, 42);
+    cr_assert(rs.v[k].r.snap.reset);
     t_recs_free(&rs);
 }
 
@@ -314,7 +315,7 @@ Test(raft_wal, segments_rotate_carry_state_and_are_released)
             cr_assert_eq(raft_wal_sync(w), 0);
         }
     }
-    raft_wal_append_snapshot(w, 1500, 3);
+    raft_wal_append_snapshot(w, 1500, 3, false);
     cr_assert_eq(raft_wal_sync(w), 0);
     size_t segs = raft_wal_segment_count(w);
     cr_assert_gt(segs, 5, "2000 x 200 bytes span several 64 KiB segments");
