@@ -116,7 +116,9 @@ struct raft_node {
     uint64_t next_read_ctx;
     int failed; /* the WAL or the state machine failed: every request fails with this */
     bool applied_any;
-    struct et_buf scratch; /* envelopes and encoded messages */
+    struct et_buf scratch;               /* envelopes and encoded messages */
+    raft_id snap_sent[RAFT_MEMBERS_MAX]; /* snapshots handed to the transport in this Ready */
+    size_t snap_sent_count;
 
     struct node_pending *pend; /* proposed, waiting for their entry to commit; FIFO by seq */
     size_t pend_head, pend_count, pend_cap;
@@ -416,6 +418,11 @@ static void node_send(struct raft_node *n, const struct raft_msg *msgs, size_t c
         et_buf_reset(&n->scratch);
         raft_msg_encode(&msgs[i], &n->scratch);
         n->cfg.send(n->cfg.data, msgs[i].to, n->scratch.data, n->scratch.len);
+        /* The send hook has no delivery report yet: count a snapshot as delivered once handed
+         * over (if it was lost, the follower rejects the next append and the leader sends the
+         * snapshot again). Reported after raft_advance(), as the core requires. */
+        if (msgs[i].type == RAFT_MSG_SNAPSHOT && n->snap_sent_count < RAFT_MEMBERS_MAX)
+            n->snap_sent[n->snap_sent_count++] = msgs[i].to;
     }
 }
 
@@ -478,6 +485,9 @@ static int node_ready(struct raft_node *n)
                 node_apply_entry(n, &rd.committed[i]);
         node_read_states(n, rd.reads, rd.read_count);
         raft_advance(n->r, &rd);
+        for (size_t i = 0; i < n->snap_sent_count; i++)
+            raft_report_snapshot(n->r, n->snap_sent[i], true);
+        n->snap_sent_count = 0;
     }
     publish_status(n);
     if (n->applied_any && n->cfg.applied)
