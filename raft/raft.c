@@ -133,9 +133,7 @@ static int restore_valid(const struct raft_restore *rs)
         last_term = e->term;
     }
     raft_index last = sm->index + rs->entry_count;
-    if (rs->hard_state.commit > last || rs->applied > last || rs->applied < sm->index)
-        return -EINVAL;
-    if (rs->hard_state.term < last_term)
+    if (rs->applied > last || rs->applied < sm->index)
         return -EINVAL;
     return 0;
 }
@@ -177,8 +175,20 @@ int raft_new(const struct raft_config *cfg, struct raft **out)
         r->term = rs->hard_state.term;
         r->vote = rs->hard_state.vote;
         r->commit = rs->hard_state.commit;
+        /* A crash in the middle of a Ready may leave any prefix of its writes (see the contract):
+         * entries without the hard state that came with them, or the reverse. Repair both. */
+        if (r->term < raft__last_term(r)) {
+            /* We accepted entries of a later term, so we were in it; a vote in that term would
+             * have been durable before it was sent, so there was none. */
+            r->term = raft__last_term(r);
+            r->vote = 0;
+        }
+        if (r->commit > raft__last_index(r))
+            r->commit = raft__last_index(r); /* commit is knowledge; it can be learnt again */
         if (r->commit < r->snap.index)
             r->commit = r->snap.index; /* a snapshot only ever holds committed entries */
+        if (r->applied > r->commit)
+            r->applied = r->commit;
         r->applied = rs->applied;
         r->persisted_hs = rs->hard_state;
     }
@@ -515,6 +525,11 @@ void raft_get_info(const struct raft *r, struct raft_info *out)
 const struct raft_conf *raft_get_conf(const struct raft *r)
 {
     return &r->conf;
+}
+
+const struct raft_snapshot_meta *raft_get_snapshot_meta(const struct raft *r)
+{
+    return &r->snap;
 }
 
 raft_id raft_leader(const struct raft *r)

@@ -37,7 +37,9 @@
  *           - rd.hard_state when rd.hard_state_changed (term, vote, commit).
  *           The three may be written in any order, but all must be durable before step (2):
  *           a vote or an append acknowledgement must never reach a peer before it is on disk.
- *           A crash before the fdatasync may keep any prefix of these writes: that is safe.
+ *           A crash before the fdatasync may keep any prefix of these writes (in the order
+ *           they were written): that is safe, raft_new() repairs such a torn batch (a commit
+ *           beyond the stored log is lowered, a term below the last entry's is raised).
  *       (2) Send rd.msgs[0..msg_count) (best effort; the core retries on its own).
  *       (3) Apply rd.committed[0..committed_count) to the state machine, in order. Entries of
  *           type RAFT_ENTRY_NOOP and RAFT_ENTRY_CONF_CHANGE carry no client data (the core has
@@ -220,7 +222,7 @@ struct raft_restore {
     struct raft_snapshot snapshot;
     const struct raft_entry *entries; /* borrowed (copied): stored entries after the snapshot */
     size_t entry_count;
-    raft_index applied; /* the state machine's applied index (>= snapshot index, <= commit) */
+    raft_index applied; /* the state machine's applied index (>= snapshot index) */
 };
 
 struct raft_config {
@@ -288,7 +290,9 @@ ET_NODISCARD int raft_propose_conf_change(struct raft *r, const struct raft_conf
  * answer comes back in a later rd.reads[] (thesis 6.4: the leader records its commit index,
  * confirms leadership with a heartbeat round, then the read may be served once applied reaches
  * that index; a follower asks the leader). Returns 0, or -EAGAIN when no leader is known.
- * A forwarded request lost on the network is never answered: the caller needs a deadline.
+ * A forwarded request lost on the network is never answered: the caller needs a deadline. After
+ * a restart, an answer to a request forwarded by the previous instance may arrive: ignore
+ * unknown @ctx values.
  */
 ET_NODISCARD int raft_read_index(struct raft *r, uint64_t ctx);
 
@@ -370,6 +374,10 @@ void raft_get_info(const struct raft *r, struct raft_info *out);
 
 /* The current (latest appended) configuration. Borrowed; valid until the next call on @r. */
 const struct raft_conf *raft_get_conf(const struct raft *r);
+
+/* The current snapshot's meta (after raft_compact() or an installed snapshot): the index, term
+ * and configuration a driver stores with the image. Borrowed; valid until the next call. */
+const struct raft_snapshot_meta *raft_get_snapshot_meta(const struct raft *r);
 
 /* The leader this member knows for its term, 0 if none. */
 raft_id raft_leader(const struct raft *r);

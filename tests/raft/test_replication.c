@@ -324,8 +324,28 @@ Test(raft_replication, rejects_inconsistent_restore)
     struct raft *r;
     cr_assert_eq(raft_new(&cfg, &r), -EINVAL, "terms must not decrease");
     rs.entry_count = 1;
-    rs.hard_state.commit = 5;
-    cr_assert_eq(raft_new(&cfg, &r), -EINVAL, "commit beyond the log");
+    rs.applied = 5;
+    cr_assert_eq(raft_new(&cfg, &r), -EINVAL, "applied beyond the log");
+}
+
+Test(raft_replication, restart_repairs_torn_batch)
+{
+    c = t_cluster_new(1, false, false);
+    struct raft_entry ents[2] = { { .term = 2, .index = 1 }, { .term = 3, .index = 2 } };
+    struct raft_restore rs = { .hard_state = { .term = 2, .vote = 1, .commit = 9 },
+                               .entries = ents,
+                               .entry_count = 2 };
+    struct raft_config cfg = c->cfg;
+    cfg.id = 1;
+    cfg.restore = &rs;
+    struct raft *r;
+    cr_assert_eq(raft_new(&cfg, &r), 0);
+    struct raft_info in;
+    raft_get_info(r, &in);
+    cr_assert_eq(in.term, 3, "raised to the last entry's term");
+    cr_assert_eq(in.vote, 0, "no vote was durable in that term");
+    cr_assert_eq(in.commit, 2, "lowered to the stored log");
+    raft_free(r);
 }
 
 Test(raft_replication, rejects_malformed_messages)
