@@ -26,6 +26,12 @@ struct et_mpsc {
     size_t max;    /* et_mpsc_try_push() refuses beyond this; 0 = unbounded */
 };
 
+/* A message between threads: @fn runs on the receiving thread. The poster owns the memory. */
+struct et_msg {
+    struct et_mpsc_node _node;
+    void (*fn)(struct et_msg *m);
+};
+
 void et_mpsc_init(struct et_mpsc *q, size_t max);
 /* Pushes @n unconditionally. Thread: any. */
 void et_mpsc_push(struct et_mpsc *q, struct et_mpsc_node *n);

@@ -1,0 +1,203 @@
+/*
+ * api/api.c - the api object, per-reactor state and the request router.
+ *
+ * Routing follows etcd 3.4's Go mux: a path that is not clean is redirected (301) before any
+ * handler runs; OPTIONS on any path is answered with the CORS headers only; /v2/keys goes to
+ * api/keys.c; everything else to the cluster endpoints (api/cluster.c) or a plain-text 404.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api_int.h"
+#include "api/params.h"
+#include "core/alloc.h"
+#include "core/clock.h"
+
+struct api *api__global;
+
+static void member_copy(struct api_member *dst, const struct api_member *src)
+{
+    dst->id = src->id;
+    dst->name = et_strdup(src->name ? src->name : "");
+    dst->peer_url_count = src->peer_url_count;
+    dst->peer_urls = et_calloc(src->peer_url_count + 1, sizeof(char *));
+    for (size_t i = 0; i < src->peer_url_count; i++)
+        dst->peer_urls[i] = et_strdup(src->peer_urls[i]);
+    dst->client_url_count = src->client_url_count;
+    dst->client_urls = et_calloc(src->client_url_count + 1, sizeof(char *));
+    for (size_t i = 0; i < src->client_url_count; i++)
+        dst->client_urls[i] = et_strdup(src->client_urls[i]);
+}
+
+static void member_free(struct api_member *m)
+{
+    for (size_t i = 0; i < m->peer_url_count; i++)
+        et_free(m->peer_urls[i]);
+    for (size_t i = 0; i < m->client_url_count; i++)
+        et_free(m->client_urls[i]);
+    et_free(m->peer_urls);
+    et_free(m->client_urls);
+    et_free(m->name);
+}
+
+struct api *api_new(const struct api_config *cfg)
+{
+    struct api *a = et_calloc(1, sizeof(*a));
+    ET_ASSERT(cfg->reactor_count > 0 && cfg->reactor_count <= API_REACTORS_MAX);
+    a->cfg = *cfg;
+    a->cfg.name = et_strdup(cfg->name);
+    a->cfg.members = NULL;
+    a->member_count = cfg->member_count;
+    a->members = et_calloc(cfg->member_count ? cfg->member_count : 1, sizeof(*a->members));
+    for (size_t i = 0; i < cfg->member_count; i++)
+        member_copy(&a->members[i], &cfg->members[i]);
+    a->reactor_count = cfg->reactor_count;
+    struct store_config sc = { .history_max = cfg->history_max ? cfg->history_max : 1000 };
+    a->store = store_new(&sc);
+    a->start_ns = et_wall_ns();
+    snprintf(a->id_hex, sizeof(a->id_hex), "%llx", (unsigned long long)cfg->id);
+    snprintf(a->cluster_hex, sizeof(a->cluster_hex), "%llx", (unsigned long long)cfg->cluster_id);
+    api__global = a;
+    return a;
+}
+
+struct store *api_store(struct api *a)
+{
+    return a->store;
+}
+
+void api_attach(struct api *a, struct raft_node *node)
+{
+    __atomic_store_n(&a->node, node, __ATOMIC_RELEASE);
+}
+
+void api_begin_shutdown(struct api *a)
+{
+    __atomic_store_n(&a->stopping, true, __ATOMIC_RELEASE);
+}
+
+void api_free(struct api *a)
+{
+    for (size_t i = 0; i < a->member_count; i++)
+        member_free(&a->members[i]);
+    et_free(a->members);
+    for (size_t i = 0; i < a->batch_event_count; i++)
+        store_event_unref(a->batch_events[i]);
+    et_free(a->batch_events);
+    for (unsigned i = 0; i < API_REACTORS_MAX; i++)
+        et_free(a->batch_writes[i]);
+    if (a->sweep)
+        et_buf_free(&a->sweep->entry);
+    et_free(a->sweep);
+    store_free(a->store);
+    et_free((char *)a->cfg.name);
+    if (api__global == a)
+        api__global = NULL;
+    et_free(a);
+}
+
+struct api_reactor *api__reactor(struct api *a)
+{
+    unsigned i = a->cfg.host.reactor_index(a->cfg.host.reactor_self());
+    ET_ASSERT(i < a->reactor_count);
+    return &a->reactors[i];
+}
+
+void api_reactor_start(struct net_reactor *nr, void *data)
+{
+    struct api *a = data;
+    (void)nr;
+    void *h = a->cfg.host.reactor_self();
+    struct api_reactor *r = &a->reactors[a->cfg.host.reactor_index(h)];
+    r->handle = h;
+    r->index = a->cfg.host.reactor_index(h);
+    r->hub = store_hub_new();
+    store_reader_register();
+    store_reader_offline();
+}
+
+void api_reactor_shutdown(struct net_reactor *nr, void *data)
+{
+    (void)nr;
+    struct api *a = data;
+    api__watch_shutdown(a, api__reactor(a));
+}
+
+void api_reactor_stop(struct net_reactor *nr, void *data)
+{
+    (void)nr;
+    struct api *a = data;
+    struct api_reactor *r = api__reactor(a);
+    api__watch_shutdown(a, r);
+    store_hub_free(r->hub);
+    r->hub = NULL;
+    store_reader_online();
+    store_reader_unregister();
+}
+
+/* ---- routing ------------------------------------------------------------------------------- */
+
+static void send_redirect(h2o_req_t *req, const char *location, size_t len)
+{
+    api__cors(req);
+    api__header(req, "Location", location, len);
+    if (api__method_is(req, "GET") || api__method_is(req, "HEAD")) {
+        struct et_buf b = ET_BUF_INIT;
+        api_redirect_body(&b, location, len);
+        char *body = h2o_mem_alloc_pool(&req->pool, b.len);
+        memcpy(body, b.data, b.len);
+        api__send(req, 301, "text/html; charset=utf-8", body, b.len);
+        et_buf_free(&b);
+    } else {
+        api__send(req, 301, NULL, NULL, 0);
+    }
+}
+
+static int route(struct api *a, h2o_req_t *req, bool peer)
+{
+    struct et_buf location = ET_BUF_INIT;
+
+    if (a == NULL || __atomic_load_n(&a->node, __ATOMIC_ACQUIRE) == NULL) {
+        api__send_message(req, 503, "server is starting", false, false);
+        return 0;
+    }
+    if (api__method_is(req, "OPTIONS")) {
+        api__cors(req);
+        api__send(req, 200, NULL, NULL, 0);
+        return 0;
+    }
+    enum api_path_kind kind = api_keys_path(req->input.path.base, req->input.path.len, NULL,
+                                            &location, NULL, NULL);
+    switch (kind) {
+    case API_PATH_REDIRECT:
+        send_redirect(req, location.data, location.len);
+        break;
+    case API_PATH_BAD:
+        req->http1_is_persistent = 0;
+        api__send(req, 400, "text/plain; charset=utf-8", H2O_STRLIT("400 Bad Request"));
+        break;
+    case API_PATH_KEYS:
+        if (peer)
+            api__send_404(req);
+        else
+            api__keys(a, req);
+        break;
+    case API_PATH_NOT_FOUND:
+        api__cluster(a, req, peer);
+        break;
+    }
+    et_buf_free(&location);
+    return 0;
+}
+
+int api_client_on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    return route(api__global, req, false);
+}
+
+int api_peer_on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    return route(api__global, req, true);
+}

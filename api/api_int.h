@@ -1,0 +1,116 @@
+/*
+ * api/api_int.h - declarations shared by the files of api/.
+ */
+#ifndef ET_API_API_INT_H
+#define ET_API_API_INT_H
+
+#include "api/api.h"
+#include "core/buf.h"
+
+#define API_REACTORS_MAX 256
+
+/* Per-reactor state, touched only by its reactor (counters are read by others, relaxed). */
+struct api_reactor {
+    void *handle;             /* the host's reactor handle */
+    unsigned index;
+    struct store_hub *hub;    /* this reactor's watchers */
+    struct api_watch *parked; /* every parked watch (for shutdown) */
+    uint64_t gets_success;    /* /v2/stats/store, local reads */
+    uint64_t gets_fail;
+    uint64_t watchers;        /* registered watches (atomic: read by the Raft thread) */
+};
+
+/* A batch posted from the Raft thread to one reactor after each applied batch. */
+struct api_batch {
+    struct et_msg msg;
+    struct api *api;
+    struct api_reactor *reactor;
+    struct store_event **events;
+    size_t event_count;
+    struct api_write **writes;
+    size_t write_count;
+};
+
+struct api {
+    struct api_config cfg;
+    struct store *store;
+    struct raft_node *node;
+    bool stopping;                  /* atomic: refuse new proposals */
+    struct api_reactor reactors[API_REACTORS_MAX];
+    unsigned reactor_count;
+    int64_t start_ns;
+    char id_hex[17];
+    char cluster_hex[17];
+
+    /* Raft thread only: what the current applied batch produced. */
+    struct store_event **batch_events;
+    size_t batch_event_count, batch_event_cap;
+    struct api_write **batch_writes[API_REACTORS_MAX];
+    size_t batch_write_count[API_REACTORS_MAX], batch_write_cap[API_REACTORS_MAX];
+    bool sweep_in_flight;
+    struct api_sweep *sweep;
+
+    /* Membership (Raft thread writes under members_lock; readers copy under it). */
+    struct api_member *members;
+    size_t member_count;
+};
+
+/* A write waiting for its commit; allocated by the reactor, completed on it. */
+struct api_write {
+    struct raft_proposal proposal;
+    struct api *api;
+    struct api_reactor *reactor;
+    struct api_guard *guard;   /* NULL once the request went away */
+    h2o_req_t *req;            /* NULL when the client is gone */
+    struct et_buf entry;       /* the encoded store command */
+    bool no_value;             /* noValueOnSuccess */
+    uint8_t op;
+    /* result, filled on the Raft thread */
+    int err;                   /* 0, ET_E_* or negative errno from the node */
+    uint64_t index;
+    struct et_buf cause;
+    struct store_event *event; /* reference on success */
+    raft_index raft_index;
+    raft_term raft_term;
+};
+
+/* The TTL sweep proposal of the leader (at most one in flight). */
+struct api_sweep {
+    struct raft_proposal proposal;
+    struct et_buf entry;
+    struct api *api;
+};
+
+/* A request's lifetime guard: h2o frees it with the request's pool. */
+struct api_guard {
+    void **ptr; /* cleared when the request goes away */
+};
+
+extern struct api *api__global;
+
+/* http.c: responses */
+void api__cors(h2o_req_t *req);
+void api__send(h2o_req_t *req, int status, const char *ctype, const char *body, size_t len);
+void api__send_404(h2o_req_t *req);
+void api__send_405(h2o_req_t *req, const char *allow);
+void api__send_message(h2o_req_t *req, int status, const char *message, bool lf, bool cluster_id);
+void api__send_v2_error(struct api *a, h2o_req_t *req, int code, const char *cause,
+                        size_t cause_len, uint64_t index);
+void api__header(h2o_req_t *req, const char *name, const char *value, size_t len);
+void api__header_u64(h2o_req_t *req, const char *name, uint64_t v);
+void api__raft_headers(struct api *a, h2o_req_t *req);
+bool api__method_is(h2o_req_t *req, const char *m);
+/* Registers a guard that clears *@ptr when @req is disposed. */
+struct api_guard *api__guard(h2o_req_t *req, void **ptr);
+
+/* keys.c */
+int api__keys(struct api *a, h2o_req_t *req);
+void api__dispatch_batch(struct et_msg *m);
+void api__watch_shutdown(struct api *a, struct api_reactor *r);
+
+/* cluster.c */
+int api__cluster(struct api *a, h2o_req_t *req, bool peer);
+
+struct api_reactor *api__reactor(struct api *a);
+
+#endif

@@ -1,0 +1,173 @@
+/*
+ * api/apply.c - the Raft node's callbacks: apply committed store commands, then hand results
+ * and events to the reactors, one message per reactor per applied batch.
+ *
+ * Thread: the Raft thread only. The batch arrays here are touched by nothing else.
+ *
+ * Order per batch: store_apply() for each entry (events collected), store_publish() once, then
+ * for each reactor one struct api_batch carrying the batch's events (a reference each) and
+ * the writes that reactor proposed. A reactor with no watchers and no writes gets nothing.
+ *
+ * TTL expiry: the tick callback of the leader proposes one STORE_OP_EXPIRE sweep (carrying the
+ * leader's clock) when the earliest expiration has passed; every member applies the same sweep
+ * at the same index, so all expire the same keys.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "api/api_int.h"
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/ecode.h"
+#include "core/log.h"
+
+static void push_event(struct api *a, struct store_event *ev)
+{
+    if (a->batch_event_count == a->batch_event_cap) {
+        a->batch_event_cap = a->batch_event_cap ? a->batch_event_cap * 2 : 64;
+        a->batch_events = et_realloc(a->batch_events, a->batch_event_cap * sizeof(ev));
+    }
+    a->batch_events[a->batch_event_count++] = ev;
+}
+
+static void push_write(struct api *a, struct api_write *w)
+{
+    unsigned i = w->reactor->index;
+    if (a->batch_write_count[i] == a->batch_write_cap[i]) {
+        a->batch_write_cap[i] = a->batch_write_cap[i] ? a->batch_write_cap[i] * 2 : 64;
+        a->batch_writes[i] = et_realloc(a->batch_writes[i], a->batch_write_cap[i] * sizeof(w));
+    }
+    a->batch_writes[i][a->batch_write_count[i]++] = w;
+}
+
+static void sweep_failed(struct raft_proposal *p, int err)
+{
+    struct api_sweep *s = (struct api_sweep *)p;
+    (void)err;
+    s->api->sweep_in_flight = false;
+}
+
+void api_raft_apply(void *data, raft_index index, raft_term term, const void *entry, size_t len,
+                    struct raft_proposal *p)
+{
+    struct api *a = data;
+    struct store_cmd cmd;
+    struct store_result res = { 0 };
+    struct api_write *w = NULL;
+
+    if (p && a->sweep && p == &a->sweep->proposal) {
+        a->sweep_in_flight = false;
+        p = NULL;
+    }
+    w = (struct api_write *)p;
+    if (store_cmd_decode(entry, len, &cmd) != 0) {
+        et_error("apply: entry %llu is not a store command; skipped",
+                 (unsigned long long)index);
+        if (w) {
+            w->err = ET_E_RAFT_INTERNAL;
+            et_buf_append_str(&w->cause, "etcdserver: bad entry");
+            push_write(a, w);
+        }
+        return;
+    }
+    store_apply(a->store, &cmd, &res);
+    for (size_t i = 0; i < res.event_count; i++)
+        push_event(a, res.events[i]); /* the batch takes these references */
+    if (w) {
+        w->err = res.err;
+        w->index = res.index;
+        w->raft_index = index;
+        w->raft_term = term;
+        if (res.err) {
+            et_buf_append(&w->cause, res.cause.data, res.cause.len);
+        } else {
+            ET_ASSERT(res.event_count >= 1);
+            w->event = res.events[0];
+            store_event_ref(w->event);
+        }
+        push_write(a, w);
+    }
+    res.event_count = 0;
+    store_result_free(&res);
+}
+
+void api_raft_applied(void *data)
+{
+    struct api *a = data;
+
+    store_publish(a->store);
+    for (unsigned i = 0; i < a->reactor_count; i++) {
+        struct api_reactor *r = &a->reactors[i];
+        size_t writes = a->batch_write_count[i];
+        bool events = a->batch_event_count && __atomic_load_n(&r->watchers, __ATOMIC_SEQ_CST);
+        if (!writes && !events)
+            continue;
+        if (r->handle == NULL) {
+            /* reactor not running (start-up replay or shutdown): finish writes here */
+            for (size_t j = 0; j < writes; j++)
+                a->batch_writes[i][j]->req = NULL;
+        }
+        struct api_batch *b = et_calloc(1, sizeof(*b));
+        b->msg.fn = api__dispatch_batch;
+        b->api = a;
+        b->reactor = r;
+        if (events) {
+            b->events = et_memdup(a->batch_events, a->batch_event_count * sizeof(*b->events));
+            b->event_count = a->batch_event_count;
+            for (size_t j = 0; j < b->event_count; j++)
+                store_event_ref(b->events[j]);
+        }
+        if (writes) {
+            b->writes = et_memdup(a->batch_writes[i], writes * sizeof(*b->writes));
+            b->write_count = writes;
+        }
+        a->batch_write_count[i] = 0;
+        if (r->handle)
+            a->cfg.host.post(r->handle, &b->msg);
+        else
+            api__dispatch_batch(&b->msg);
+    }
+    for (size_t i = 0; i < a->batch_event_count; i++)
+        store_event_unref(a->batch_events[i]);
+    a->batch_event_count = 0;
+}
+
+void api_raft_tick(void *data, bool is_leader)
+{
+    struct api *a = data;
+    if (!is_leader || a->sweep_in_flight || __atomic_load_n(&a->stopping, __ATOMIC_ACQUIRE) ||
+        __atomic_load_n(&a->node, __ATOMIC_ACQUIRE) == NULL)
+        return;
+    int64_t now = et_wall_ns();
+    if (store_next_expiry(a->store) > now)
+        return;
+    if (a->sweep == NULL) {
+        a->sweep = et_calloc(1, sizeof(*a->sweep));
+        a->sweep->api = a;
+    }
+    struct api_sweep *s = a->sweep;
+    struct store_cmd cmd = { .op = STORE_OP_EXPIRE, .key = "/", .key_len = 1, .value = "",
+                             .now_ns = now };
+    et_buf_reset(&s->entry);
+    store_cmd_encode(&cmd, &s->entry);
+    s->proposal = (struct raft_proposal){ .data = s->entry.data, .len = s->entry.len,
+                                          .done = sweep_failed };
+    a->sweep_in_flight = true;
+    if (raft_node_propose(a->node, &s->proposal) != 0)
+        a->sweep_in_flight = false;
+}
+
+void api_raft_snapshot_save(void *data, void **out, size_t *len)
+{
+    struct api *a = data;
+    struct et_buf b = ET_BUF_INIT;
+    store_snapshot_save(a->store, &b);
+    *out = b.data;
+    *len = b.len;
+}
+
+int api_raft_snapshot_load(void *data, const void *p, size_t len)
+{
+    struct api *a = data;
+    return store_snapshot_load(a->store, p, len);
+}

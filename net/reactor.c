@@ -1,0 +1,523 @@
+/*
+ * net/reactor.c - one reactor thread per core.
+ *
+ * Each reactor owns an io_uring ring (SINGLE_ISSUER | DEFER_TASKRUN), an h2o event loop and one
+ * h2o context per service. The ring does multishot accept on the reactor's own SO_REUSEPORT
+ * listeners and POLLRDHUP polls for parked responses; accepted sockets go to h2o, which owns
+ * HTTP. The ring's registered eventfd is itself an h2o socket, so h2o_evloop_run() is the one
+ * blocking call of the thread: when it turns readable we reap completions (io_uring_get_events
+ * then the CQ) and drain the cross-thread inbox (net_post pushes there and writes the eventfd).
+ *
+ * Lifetimes: whatever an SQE points to lives until its CQE. Accept SQEs point to the reactor's
+ * listener slots (live until the thread ends); a hang-up poll points to a struct net_hup that
+ * only its CQE frees (a cancel clears ->fn and asks the kernel to complete the poll early).
+ *
+ * Shutdown (net_stop): each reactor cancels its accepts, lets the application finish parked
+ * responses (on_shutdown), asks h2o to close connections, and runs until they are gone or
+ * 0.5 s passed.
+ */
+#include "net/net.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <liburing.h>
+
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/log.h"
+
+#define NET_RING_ENTRIES  1024
+#define NET_TAG_ACCEPT    1u
+#define NET_TAG_HUP       2u
+#define NET_TAG_MASK      3u
+#define NET_SHUTDOWN_NS   (500 * ET_NS_PER_MSEC)
+
+struct net_listener {
+    int fd;           /* listening socket (this reactor's own, SO_REUSEPORT) */
+    uint8_t service;  /* enum net_service */
+    bool armed;       /* a multishot accept is in flight */
+};
+
+struct net_reactor {
+    struct net *net;
+    unsigned id;
+    pthread_t thread;
+    h2o_evloop_t *loop;
+    h2o_context_t ctx[NET_SERVICE_COUNT];
+    h2o_accept_ctx_t accept_ctx[NET_SERVICE_COUNT];
+    struct io_uring ring;
+    int efd;                      /* ring's registered eventfd, also net_post's wake-up */
+    h2o_socket_t *efd_sock;
+    struct net_listener *listeners;
+    size_t listener_count;
+    struct et_mpsc inbox;
+    size_t conn_count;            /* connections of this reactor */
+    bool stopping;
+    void *user;
+    char _pad[64];
+};
+
+struct net {
+    struct net_config cfg;
+    h2o_globalconf_t globalconf[NET_SERVICE_COUNT];
+    struct net_reactor *reactors;
+    unsigned reactor_count;
+    size_t conn_count;            /* atomic, all reactors */
+};
+
+struct net_hup {
+    void (*fn)(void *data);       /* NULL once cancelled */
+    void *data;
+    struct net_reactor *reactor;
+};
+
+static __thread struct net_reactor *self_reactor;
+
+/* A response for connections beyond max_connections, written before closing. */
+static const char busy_response[] = "HTTP/1.1 503 Service Unavailable\r\n"
+                                    "Content-Type: text/plain; charset=utf-8\r\n"
+                                    "Content-Length: 29\r\nConnection: close\r\n\r\n"
+                                    "too many open connections\r\n\r\n";
+
+/* ---- listeners ------------------------------------------------------------------------- */
+
+static int listen_on(const struct net_listener_config *lc)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+    struct addrinfo *res, *ai;
+    char port[8];
+    int fd = -1, on = 1, err = -EADDRNOTAVAIL;
+
+    snprintf(port, sizeof(port), "%u", lc->port);
+    if (getaddrinfo(lc->host[0] ? lc->host : NULL, port, &hints, &res) != 0)
+        return -EADDRNOTAVAIL;
+    for (ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            err = -errno;
+            continue;
+        }
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
+        if (ai->ai_family == AF_INET6)
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 4096) == 0)
+            break;
+        err = -errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd >= 0 ? fd : err;
+}
+
+/* ---- io_uring ------------------------------------------------------------------------------ */
+
+static struct io_uring_sqe *get_sqe(struct net_reactor *r)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+    if (sqe == NULL) {
+        io_uring_submit(&r->ring);
+        sqe = io_uring_get_sqe(&r->ring);
+    }
+    ET_ASSERT(sqe != NULL);
+    return sqe;
+}
+
+static void arm_accept(struct net_reactor *r, struct net_listener *l)
+{
+    struct io_uring_sqe *sqe = get_sqe(r);
+    io_uring_prep_multishot_accept(sqe, l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)l | NET_TAG_ACCEPT);
+    l->armed = true;
+}
+
+static void on_conn_close(void *data)
+{
+    struct net_reactor *r = data;
+    ET_ASSERT(r->conn_count > 0);
+    r->conn_count--;
+    __atomic_sub_fetch(&r->net->conn_count, 1, __ATOMIC_RELAXED);
+}
+
+static void on_accepted(struct net_reactor *r, struct net_listener *l, int fd)
+{
+    struct net *n = r->net;
+    int on = 1;
+
+    if (n->cfg.max_connections &&
+        __atomic_load_n(&n->conn_count, __ATOMIC_RELAXED) >= n->cfg.max_connections) {
+        ssize_t w = write(fd, busy_response, sizeof(busy_response) - 1);
+        (void)w;
+        close(fd);
+        return;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    h2o_socket_t *sock = h2o_evloop_socket_create(r->loop, fd, H2O_SOCKET_FLAG_IS_ACCEPTED_CONNECTION);
+    sock->on_close.cb = on_conn_close;
+    sock->on_close.data = r;
+    r->conn_count++;
+    __atomic_add_fetch(&n->conn_count, 1, __ATOMIC_RELAXED);
+    h2o_accept(&r->accept_ctx[l->service], sock);
+}
+
+static void handle_cqe(struct net_reactor *r, struct io_uring_cqe *cqe)
+{
+    uint64_t ud = io_uring_cqe_get_data64(cqe);
+    unsigned tag = (unsigned)(ud & NET_TAG_MASK);
+    void *p = (void *)(uintptr_t)(ud & ~(uint64_t)NET_TAG_MASK);
+
+    if (tag == NET_TAG_ACCEPT) {
+        struct net_listener *l = p;
+        if (cqe->res >= 0)
+            on_accepted(r, l, cqe->res);
+        else if (cqe->res != -ECANCELED && cqe->res != -EAGAIN && cqe->res != -EINTR)
+            et_warn("reactor %u: accept failed: %s", r->id, strerror(-cqe->res));
+        if (!(cqe->flags & IORING_CQE_F_MORE)) {
+            l->armed = false;
+            if (!r->stopping)
+                arm_accept(r, l);
+        }
+    } else if (tag == NET_TAG_HUP) {
+        struct net_hup *h = p;
+        if (h->fn && cqe->res != -ECANCELED)
+            h->fn(h->data);
+        et_free(h);
+    }
+    /* tag 0: completions of cancel / poll-remove requests, nothing to do */
+}
+
+static void reap(struct net_reactor *r)
+{
+    struct io_uring_cqe *cqe;
+    unsigned head, count = 0;
+
+    io_uring_get_events(&r->ring);
+    io_uring_for_each_cqe(&r->ring, head, cqe)
+    {
+        handle_cqe(r, cqe);
+        count++;
+    }
+    io_uring_cq_advance(&r->ring, count);
+}
+
+static void drain_inbox(struct net_reactor *r)
+{
+    struct et_mpsc_node *node;
+    while ((node = et_mpsc_pop(&r->inbox)) != NULL) {
+        struct et_msg *m = (struct et_msg *)node;
+        m->fn(m);
+    }
+}
+
+static void on_wakeup(h2o_socket_t *sock, const char *err)
+{
+    struct net_reactor *r = sock->data;
+    ET_ASSERT(err == NULL);
+    h2o_buffer_consume(&sock->input, sock->input->size);
+    reap(r);
+    drain_inbox(r);
+    io_uring_submit(&r->ring);
+}
+
+/* ---- public API ---------------------------------------------------------------------------- */
+
+void net_post(struct net_reactor *r, struct et_msg *m)
+{
+    uint64_t one = 1;
+    et_mpsc_push(&r->inbox, &m->_node);
+    ssize_t w = write(r->efd, &one, sizeof(one));
+    (void)w; /* EAGAIN only when the counter is saturated: a wake-up is pending anyway */
+}
+
+struct net_hup *net_hup_watch(h2o_req_t *req, void (*fn)(void *data), void *data)
+{
+    struct net_reactor *r = self_reactor;
+    h2o_socket_t *sock = req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
+    if (r == NULL || sock == NULL || req->version >= 0x200)
+        return NULL;
+    int fd = h2o_socket_get_fd(sock);
+    if (fd < 0)
+        return NULL;
+    struct net_hup *h = et_alloc(sizeof(*h));
+    *h = (struct net_hup){ .fn = fn, .data = data, .reactor = r };
+    struct io_uring_sqe *sqe = get_sqe(r);
+    io_uring_prep_poll_add(sqe, fd, POLLRDHUP);
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)h | NET_TAG_HUP);
+    io_uring_submit(&r->ring);
+    return h;
+}
+
+void net_hup_cancel(struct net_hup *h)
+{
+    if (h == NULL)
+        return;
+    struct net_reactor *r = h->reactor;
+    ET_ASSERT(r == self_reactor);
+    h->fn = NULL;
+    struct io_uring_sqe *sqe = get_sqe(r);
+    io_uring_prep_poll_remove(sqe, (uint64_t)(uintptr_t)h | NET_TAG_HUP);
+    io_uring_sqe_set_data64(sqe, 0);
+    io_uring_submit(&r->ring);
+}
+
+unsigned net_reactor_count(const struct net *n)
+{
+    return n->reactor_count;
+}
+
+struct net_reactor *net_reactor_at(struct net *n, unsigned i)
+{
+    ET_ASSERT(i < n->reactor_count);
+    return &n->reactors[i];
+}
+
+struct net_reactor *net_reactor_self(void)
+{
+    return self_reactor;
+}
+
+unsigned net_reactor_id(const struct net_reactor *r)
+{
+    return r->id;
+}
+
+void **net_reactor_user(struct net_reactor *r)
+{
+    return &r->user;
+}
+
+h2o_evloop_t *net_reactor_loop(struct net_reactor *r)
+{
+    return r->loop;
+}
+
+size_t net_connection_count(const struct net *n)
+{
+    return __atomic_load_n(&n->conn_count, __ATOMIC_RELAXED);
+}
+
+/* ---- the reactor thread -------------------------------------------------------------------- */
+
+static void reactor_setup(struct net_reactor *r)
+{
+    struct net *n = r->net;
+    struct io_uring_params params = { .flags = IORING_SETUP_SINGLE_ISSUER |
+                                               IORING_SETUP_DEFER_TASKRUN };
+    int ret = io_uring_queue_init_params(NET_RING_ENTRIES, &r->ring, &params);
+    if (ret < 0) {
+        et_error("reactor %u: io_uring_queue_init: %s", r->id, strerror(-ret));
+        abort();
+    }
+    ET_ASSERT(io_uring_register_eventfd(&r->ring, r->efd) == 0);
+    r->loop = h2o_evloop_create();
+    for (int s = 0; s < NET_SERVICE_COUNT; s++) {
+        h2o_context_init(&r->ctx[s], r->loop, &n->globalconf[s]);
+        r->accept_ctx[s] = (h2o_accept_ctx_t){ .ctx = &r->ctx[s], .hosts = n->globalconf[s].hosts };
+    }
+    r->efd_sock = h2o_evloop_socket_create(r->loop, r->efd, 0);
+    r->efd_sock->data = r;
+    h2o_socket_read_start(r->efd_sock, on_wakeup);
+    for (size_t i = 0; i < r->listener_count; i++)
+        arm_accept(r, &r->listeners[i]);
+    io_uring_submit(&r->ring);
+}
+
+static bool listeners_armed(const struct net_reactor *r)
+{
+    for (size_t i = 0; i < r->listener_count; i++)
+        if (r->listeners[i].armed)
+            return true;
+    return false;
+}
+
+static void reactor_drain_and_close(struct net_reactor *r)
+{
+    struct net *n = r->net;
+    for (size_t i = 0; i < r->listener_count; i++) {
+        if (r->listeners[i].armed) {
+            struct io_uring_sqe *sqe = get_sqe(r);
+            io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&r->listeners[i] | NET_TAG_ACCEPT, 0);
+            io_uring_sqe_set_data64(sqe, 0);
+        }
+    }
+    io_uring_submit(&r->ring);
+    if (n->cfg.on_shutdown)
+        n->cfg.on_shutdown(r, n->cfg.data);
+    for (int s = 0; s < NET_SERVICE_COUNT; s++)
+        h2o_context_request_shutdown(&r->ctx[s]);
+    int64_t deadline = et_mono_ns() + NET_SHUTDOWN_NS;
+    while ((r->conn_count > 0 || listeners_armed(r)) && et_mono_ns() < deadline)
+        h2o_evloop_run(r->loop, 20);
+}
+
+static bool hups_pending(struct net_reactor *r)
+{
+    /* the ring has no pending-count API; one non-blocking peek reaps what is ready */
+    reap(r);
+    return false;
+}
+
+static void reactor_teardown(struct net_reactor *r)
+{
+    struct net *n = r->net;
+    (void)hups_pending(r);
+    if (n->cfg.on_thread_stop)
+        n->cfg.on_thread_stop(r, n->cfg.data);
+    h2o_socket_read_stop(r->efd_sock);
+    h2o_socket_close(r->efd_sock);
+    for (size_t i = 0; i < r->listener_count; i++)
+        close(r->listeners[i].fd);
+    for (int s = 0; s < NET_SERVICE_COUNT; s++)
+        h2o_context_dispose(&r->ctx[s]);
+    /* Connections still open past the deadline keep the loop alive; it stays reachable from
+     * the reactor (the process is exiting) rather than being destroyed under them. */
+    if (r->conn_count == 0) {
+        h2o_evloop_run(r->loop, 0);
+        h2o_evloop_destroy(r->loop);
+        r->loop = NULL;
+    }
+    io_uring_queue_exit(&r->ring);
+}
+
+static void *reactor_main(void *arg)
+{
+    struct net_reactor *r = arg;
+    struct net *n = r->net;
+    char name[16];
+
+    snprintf(name, sizeof(name), "reactor-%u", r->id);
+    pthread_setname_np(pthread_self(), name);
+    self_reactor = r;
+    reactor_setup(r);
+    if (n->cfg.on_thread_start)
+        n->cfg.on_thread_start(r, n->cfg.data);
+    while (!__atomic_load_n(&r->stopping, __ATOMIC_ACQUIRE))
+        h2o_evloop_run(r->loop, INT32_MAX); /* -1 on EINTR: just loop */
+    reactor_drain_and_close(r);
+    reactor_teardown(r);
+    self_reactor = NULL;
+    return NULL;
+}
+
+static void on_stop_msg(struct et_msg *m)
+{
+    et_free(m); /* the stopping flag is already set; the wake-up ends h2o_evloop_run */
+}
+
+static void globalconf_init(struct net *n, int service)
+{
+    h2o_globalconf_t *gc = &n->globalconf[service];
+    h2o_config_init(gc);
+    gc->server_name = h2o_iovec_init(H2O_STRLIT(""));
+    gc->max_request_entity_size = n->cfg.max_request_bytes;
+    if (n->cfg.req_timeout_ms)
+        gc->http1.req_timeout = n->cfg.req_timeout_ms;
+    if (n->cfg.idle_timeout_ms)
+        gc->http2.idle_timeout = n->cfg.idle_timeout_ms;
+    gc->http1.upgrade_to_http2 = 1;
+    h2o_hostconf_t *host = h2o_config_register_host(gc, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    h2o_handler_t *handler = h2o_create_handler(path, sizeof(*handler));
+    handler->on_req = n->cfg.on_req[service];
+}
+
+int net_start(const struct net_config *cfg, struct net **out)
+{
+    struct net *n = et_calloc(1, sizeof(*n));
+    unsigned count = cfg->reactor_count;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int ret = 0;
+
+    if (count == 0)
+        count = cpus > 0 ? (unsigned)cpus : 1;
+    n->cfg = *cfg;
+    n->reactor_count = count;
+    n->reactors = et_calloc(count, sizeof(*n->reactors));
+    for (int s = 0; s < NET_SERVICE_COUNT; s++)
+        globalconf_init(n, s);
+
+    for (unsigned i = 0; i < count; i++) {
+        struct net_reactor *r = &n->reactors[i];
+        r->net = n;
+        r->id = i;
+        et_mpsc_init(&r->inbox, 0);
+        r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        ET_ASSERT(r->efd >= 0);
+        r->listeners = et_calloc(cfg->listener_count ? cfg->listener_count : 1,
+                                 sizeof(*r->listeners));
+        for (size_t j = 0; j < cfg->listener_count; j++) {
+            const struct net_listener_config *lc = &cfg->listeners[j];
+            int fd = listen_on(lc);
+            if (fd < 0) {
+                et_error("listen %s:%u failed: %s", lc->host, lc->port, strerror(-fd));
+                ret = fd;
+                goto out_close;
+            }
+            r->listeners[j] = (struct net_listener){ .fd = fd, .service = lc->service };
+            r->listener_count++;
+        }
+    }
+    for (unsigned i = 0; i < count; i++)
+        ET_ASSERT(pthread_create(&n->reactors[i].thread, NULL, reactor_main, &n->reactors[i]) == 0);
+    *out = n;
+    return 0;
+
+out_close:
+    for (unsigned i = 0; i < count; i++) {
+        for (size_t j = 0; j < n->reactors[i].listener_count; j++)
+            close(n->reactors[i].listeners[j].fd);
+        if (n->reactors[i].efd > 0)
+            close(n->reactors[i].efd);
+        et_free(n->reactors[i].listeners);
+    }
+    for (int s = 0; s < NET_SERVICE_COUNT; s++)
+        h2o_config_dispose(&n->globalconf[s]);
+    et_free(n->reactors);
+    et_free(n);
+    return ret;
+}
+
+static struct net *leftover; /* a net whose reactors kept connections open past shutdown */
+
+void net_stop(struct net *n)
+{
+    bool clean = true;
+
+    for (unsigned i = 0; i < n->reactor_count; i++) {
+        struct net_reactor *r = &n->reactors[i];
+        struct et_msg *m = et_alloc(sizeof(*m));
+        m->fn = on_stop_msg;
+        __atomic_store_n(&r->stopping, true, __ATOMIC_RELEASE);
+        net_post(r, m);
+    }
+    for (unsigned i = 0; i < n->reactor_count; i++) {
+        struct net_reactor *r = &n->reactors[i];
+        pthread_join(r->thread, NULL);
+        if (r->loop)
+            clean = false;
+        else
+            close(r->efd);
+    }
+    if (!clean) {
+        leftover = n;
+        return;
+    }
+    for (unsigned i = 0; i < n->reactor_count; i++)
+        et_free(n->reactors[i].listeners);
+    for (int s = 0; s < NET_SERVICE_COUNT; s++)
+        h2o_config_dispose(&n->globalconf[s]);
+    et_free(n->reactors);
+    et_free(n);
+}
