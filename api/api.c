@@ -51,6 +51,9 @@ struct api *api_new(const struct api_config *cfg)
     a->members = et_calloc(cfg->member_count ? cfg->member_count : 1, sizeof(*a->members));
     for (size_t i = 0; i < cfg->member_count; i++)
         member_copy(&a->members[i], &cfg->members[i]);
+    a->machines_written = et_calloc(cfg->member_count + 1, sizeof(bool));
+    a->machines_proposed = et_calloc(cfg->member_count + 1, sizeof(bool));
+    api__admin_init(a);
     a->reactor_count = cfg->reactor_count;
     struct store_config sc = { .history_max = cfg->history_max ? cfg->history_max : 1000 };
     a->store = store_new(&sc);
@@ -81,6 +84,8 @@ void api_free(struct api *a)
     for (size_t i = 0; i < a->member_count; i++)
         member_free(&a->members[i]);
     et_free(a->members);
+    et_free(a->machines_written);
+    et_free(a->machines_proposed);
     for (size_t i = 0; i < a->batch_event_count; i++)
         store_event_unref(a->batch_events[i]);
     et_free(a->batch_events);
@@ -166,8 +171,8 @@ static int route(struct api *a, h2o_req_t *req, bool peer)
         api__send(req, 200, NULL, NULL, 0);
         return 0;
     }
-    enum api_path_kind kind = api_keys_path(req->input.path.base, req->input.path.len, NULL,
-                                            &location, NULL, NULL);
+    enum api_path_kind kind =
+        api_keys_path(req->input.path.base, req->input.path.len, NULL, &location, NULL, NULL);
     switch (kind) {
     case API_PATH_REDIRECT:
         send_redirect(req, location.data, location.len);

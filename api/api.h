@@ -36,7 +36,7 @@ struct api_member {
  * reactors are opaque handles numbered 0..reactor_count-1.
  */
 struct api_host_ops {
-    void *(*reactor_self)(void);                 /* the calling reactor, NULL elsewhere */
+    void *(*reactor_self)(void); /* the calling reactor, NULL elsewhere */
     unsigned (*reactor_index)(void *reactor);
     void *(*reactor_at)(unsigned index);
     void (*post)(void *reactor, struct et_msg *m); /* run m->fn on that reactor. Thread: any */
@@ -47,15 +47,15 @@ struct api_host_ops {
 
 struct api_config {
     struct api_host_ops host;
-    const char *name;                 /* this member's name */
-    raft_id id;                       /* this member's id */
+    const char *name; /* this member's name */
+    raft_id id;       /* this member's id */
     uint64_t cluster_id;
     const struct api_member *members; /* initial membership (this member included) */
     size_t member_count;
-    size_t history_max;               /* --event-history */
-    size_t body_max;                  /* form bodies above this get error 210 (10 MiB) */
+    size_t history_max; /* --event-history */
+    size_t body_max;    /* form bodies above this get error 210 (10 MiB) */
     unsigned reactor_count;
-    bool expose_etcd_machines;        /* serve the read-only /_etcd/machines view */
+    bool expose_etcd_machines; /* serve the read-only /_etcd/machines view */
 };
 
 /* Returns a new api with an empty store. Thread: main. */

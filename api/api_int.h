@@ -11,13 +11,13 @@
 
 /* Per-reactor state, touched only by its reactor (counters are read by others, relaxed). */
 struct api_reactor {
-    void *handle;             /* the host's reactor handle */
+    void *handle; /* the host's reactor handle */
     unsigned index;
     struct store_hub *hub;    /* this reactor's watchers */
     struct api_watch *parked; /* every parked watch (for shutdown) */
     uint64_t gets_success;    /* /v2/stats/store, local reads */
     uint64_t gets_fail;
-    uint64_t watchers;        /* registered watches (atomic: read by the Raft thread) */
+    uint64_t watchers; /* registered watches (atomic: read by the Raft thread) */
 };
 
 /* A batch posted from the Raft thread to one reactor after each applied batch. */
@@ -35,7 +35,7 @@ struct api {
     struct api_config cfg;
     struct store *store;
     struct raft_node *node;
-    bool stopping;                  /* atomic: refuse new proposals */
+    bool stopping; /* atomic: refuse new proposals */
     struct api_reactor reactors[API_REACTORS_MAX];
     unsigned reactor_count;
     int64_t start_ns;
@@ -50,9 +50,24 @@ struct api {
     bool sweep_in_flight;
     struct api_sweep *sweep;
 
-    /* Membership (Raft thread writes under members_lock; readers copy under it). */
+    /* 0.4 admin configuration, parsed from /_etcd/config when applied (relaxed atomics). */
+    struct {
+        uint64_t active_size;
+        uint64_t remove_delay;
+        uint64_t sync_interval;
+    } admin;
+
+    bool *machines_written;  /* per member: /_etcd/machines/<name> applied (Raft thread) */
+    bool *machines_proposed; /* per member: the leader proposed it */
+
+    /* Membership (fixed at start until the multi-member cluster changes it). */
     struct api_member *members;
     size_t member_count;
+};
+
+enum api_write_kind {
+    API_WRITE_KEYS,         /* /v2/keys: answer with the event */
+    API_WRITE_ADMIN_CONFIG, /* /v2/admin/config: answer with the new configuration */
 };
 
 /* A write waiting for its commit; allocated by the reactor, completed on it. */
@@ -60,15 +75,17 @@ struct api_write {
     struct raft_proposal proposal;
     struct api *api;
     struct api_reactor *reactor;
-    struct api_guard *guard;   /* NULL once the request went away */
-    h2o_req_t *req;            /* NULL when the client is gone */
-    struct et_buf entry;       /* the encoded store command */
-    bool no_value;             /* noValueOnSuccess */
+    struct api_guard *guard; /* NULL once the request went away */
+    h2o_req_t *req;          /* NULL when the client is gone */
+    struct et_buf entry;     /* the encoded store command */
+    bool no_value;           /* noValueOnSuccess */
+    uint8_t kind;            /* enum api_write_kind */
     uint8_t op;
     /* result, filled on the Raft thread */
-    int err;                   /* 0, ET_E_* or negative errno from the node */
+    int err; /* 0, ET_E_* or negative errno from the node */
     uint64_t index;
     struct et_buf cause;
+    struct et_buf reply;       /* API_WRITE_ADMIN_CONFIG: the body to answer with */
     struct store_event *event; /* reference on success */
     raft_index raft_index;
     raft_term raft_term;
@@ -107,6 +124,18 @@ struct api_guard *api__guard(h2o_req_t *req, void **ptr);
 int api__keys(struct api *a, h2o_req_t *req);
 void api__dispatch_batch(struct et_msg *m);
 void api__watch_shutdown(struct api *a, struct api_reactor *r);
+
+void api__propose(struct api *a, struct api_reactor *r, h2o_req_t *req, const struct store_cmd *cmd,
+                  uint8_t kind, bool no_value);
+bool api__is_write_proposal(struct raft_proposal *p);
+
+/* admin.c */
+void api__admin_init(struct api *a);
+bool api__admin(struct api *a, h2o_req_t *req);
+void api__admin_applied(struct api *a, const struct store_cmd *cmd);
+void api__admin_tick(struct api *a);
+bool api__is_internal_proposal(struct raft_proposal *p);
+void api__internal_applied(struct raft_proposal *p);
 
 /* cluster.c */
 int api__cluster(struct api *a, h2o_req_t *req, bool peer);

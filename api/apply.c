@@ -59,10 +59,13 @@ void api_raft_apply(void *data, raft_index index, raft_term term, const void *en
         a->sweep_in_flight = false;
         p = NULL;
     }
-    w = (struct api_write *)p;
+    if (p && api__is_internal_proposal(p)) {
+        api__internal_applied(p);
+        p = NULL;
+    }
+    w = p ? (struct api_write *)p : NULL;
     if (store_cmd_decode(entry, len, &cmd) != 0) {
-        et_error("apply: entry %llu is not a store command; skipped",
-                 (unsigned long long)index);
+        et_error("apply: entry %llu is not a store command; skipped", (unsigned long long)index);
         if (w) {
             w->err = ET_E_RAFT_INTERNAL;
             et_buf_append_str(&w->cause, "etcdserver: bad entry");
@@ -71,6 +74,8 @@ void api_raft_apply(void *data, raft_index index, raft_term term, const void *en
         return;
     }
     store_apply(a->store, &cmd, &res);
+    if (res.err == 0 && cmd.op == STORE_OP_INTERNAL_SET)
+        api__admin_applied(a, &cmd);
     for (size_t i = 0; i < res.event_count; i++)
         push_event(a, res.events[i]); /* the batch takes these references */
     if (w) {
@@ -138,6 +143,7 @@ void api_raft_tick(void *data, bool is_leader)
     if (!is_leader || a->sweep_in_flight || __atomic_load_n(&a->stopping, __ATOMIC_ACQUIRE) ||
         __atomic_load_n(&a->node, __ATOMIC_ACQUIRE) == NULL)
         return;
+    api__admin_tick(a);
     int64_t now = et_wall_ns();
     if (store_next_expiry(a->store) > now)
         return;
@@ -146,12 +152,13 @@ void api_raft_tick(void *data, bool is_leader)
         a->sweep->api = a;
     }
     struct api_sweep *s = a->sweep;
-    struct store_cmd cmd = { .op = STORE_OP_EXPIRE, .key = "/", .key_len = 1, .value = "",
-                             .now_ns = now };
+    struct store_cmd cmd = {
+        .op = STORE_OP_EXPIRE, .key = "/", .key_len = 1, .value = "", .now_ns = now
+    };
     et_buf_reset(&s->entry);
     store_cmd_encode(&cmd, &s->entry);
-    s->proposal = (struct raft_proposal){ .data = s->entry.data, .len = s->entry.len,
-                                          .done = sweep_failed };
+    s->proposal =
+        (struct raft_proposal){ .data = s->entry.data, .len = s->entry.len, .done = sweep_failed };
     a->sweep_in_flight = true;
     if (raft_node_propose(a->node, &s->proposal) != 0)
         a->sweep_in_flight = false;

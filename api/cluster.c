@@ -47,7 +47,9 @@ static void version(h2o_req_t *req)
     struct et_buf b = ET_BUF_INIT;
     if (!only_get(req))
         return;
-    et_buf_append_str(&b, "{\"etcdserver\":\"2.3.8\",\"etcdcluster\":\"2.3.0\",\"etcetera\":\"" ETCETERA_VERSION "\"}");
+    et_buf_append_str(
+        &b, "{\"etcdserver\":\"2.3.8\",\"etcdcluster\":\"2.3.0\",\"etcetera\":\"" ETCETERA_VERSION
+            "\"}");
     send_buf(req, 200, "application/json", &b);
 }
 
@@ -271,6 +273,8 @@ int api__cluster(struct api *a, h2o_req_t *req, bool peer)
 {
     if (path_is(req, "/version"))
         version(req);
+    else if (api__admin(a, req))
+        return 0;
     else if (!peer && path_is(req, "/health"))
         health(a, req);
     else if (!peer && path_is(req, "/v2/stats/self"))
@@ -279,8 +283,9 @@ int api__cluster(struct api *a, h2o_req_t *req, bool peer)
         stats_store(a, req);
     else if (!peer && path_is(req, "/v2/stats/leader"))
         stats_leader(a, req);
-    else if (!peer && (path_is(req, "/v2/members") ||
-                       (req->input.path.len > 12 && memcmp(req->input.path.base, "/v2/members/", 12) == 0)))
+    else if (!peer &&
+             (path_is(req, "/v2/members") ||
+              (req->input.path.len > 12 && memcmp(req->input.path.base, "/v2/members/", 12) == 0)))
         members(a, req);
     else if (!peer && path_is(req, "/v2/machines"))
         machines(a, req);

@@ -67,7 +67,8 @@ void api__header_u64(h2o_req_t *req, const char *name, uint64_t v)
 
 void api__cors(h2o_req_t *req)
 {
-    api__header(req, "Access-Control-Allow-Headers", H2O_STRLIT("accept, content-type, authorization"));
+    api__header(req, "Access-Control-Allow-Headers",
+                H2O_STRLIT("accept, content-type, authorization"));
     api__header(req, "Access-Control-Allow-Methods", H2O_STRLIT("POST, GET, OPTIONS, PUT, DELETE"));
     api__header(req, "Access-Control-Allow-Origin", H2O_STRLIT("*"));
 }

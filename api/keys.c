@@ -59,8 +59,8 @@ static void do_get(struct api *a, struct api_reactor *r, h2o_req_t *req, const c
 
     raft_node_status(a->node, &st);
     store_reader_online();
-    int err = store_get(a->store, key, key_len, recursive, sorted, et_wall_ns(), &out, &index,
-                        &cause);
+    int err =
+        store_get(a->store, key, key_len, recursive, sorted, et_wall_ns(), &out, &index, &cause);
     store_reader_offline();
     if (err) {
         __atomic_add_fetch(&r->gets_fail, 1, __ATOMIC_RELAXED);
@@ -141,6 +141,7 @@ static void write_free(struct api_write *w)
         store_event_unref(w->event);
     et_buf_free(&w->entry);
     et_buf_free(&w->cause);
+    et_buf_free(&w->reply);
     et_free(w);
 }
 
@@ -161,6 +162,15 @@ static void write_complete(struct api_write *w)
         api__send_v2_error(a, req, ET_E_RAFT_INTERNAL, cause, strlen(cause), 0);
     } else if (w->err > 0) {
         api__send_v2_error(a, req, w->err, w->cause.data, w->cause.len, w->index);
+    } else if (w->kind == API_WRITE_ADMIN_CONFIG) {
+        struct et_buf b = ET_BUF_INIT;
+        et_buf_append(&b, w->reply.data, w->reply.len);
+        et_buf_append_char(&b, '\n');
+        char *body = h2o_mem_alloc_pool(&req->pool, b.len);
+        memcpy(body, b.data, b.len);
+        api__cors(req);
+        api__send(req, 200, "application/json", body, b.len);
+        et_buf_free(&b);
     } else {
         struct store_event *ev = w->event;
         int status = ev->created ? 201 : 200;
@@ -198,14 +208,22 @@ static void write_failed(struct raft_proposal *p, int err)
     w->api->cfg.host.post(w->reactor->handle, m);
 }
 
-static void propose(struct api *a, struct api_reactor *r, h2o_req_t *req,
-                    const struct store_cmd *cmd, bool no_value)
+bool api__is_write_proposal(struct raft_proposal *p)
+{
+    return p->done == write_failed;
+}
+
+void api__propose(struct api *a, struct api_reactor *r, h2o_req_t *req, const struct store_cmd *cmd,
+                  uint8_t kind, bool no_value)
 {
     struct api_write *w = et_calloc(1, sizeof(*w));
     w->api = a;
     w->reactor = r;
     w->req = req;
+    w->kind = kind;
     w->no_value = no_value;
+    if (kind == API_WRITE_ADMIN_CONFIG)
+        et_buf_append(&w->reply, cmd->value, cmd->value_len);
     w->op = cmd->op;
     store_cmd_encode(cmd, &w->entry);
     w->proposal.data = w->entry.data;
@@ -217,12 +235,6 @@ static void propose(struct api *a, struct api_reactor *r, h2o_req_t *req,
         w->err = __atomic_load_n(&a->stopping, __ATOMIC_ACQUIRE) ? -ECANCELED : -EAGAIN;
         write_complete(w);
     }
-}
-
-void api__complete_write(struct api_write *w);
-void api__complete_write(struct api_write *w)
-{
-    write_complete(w);
 }
 
 /* Absolute expiration for a ttl in seconds; ttls past int64 nanoseconds are permanent (Q8). */
@@ -269,7 +281,12 @@ static void keys_write(struct api *a, struct api_reactor *r, h2o_req_t *req,
     }
     if (cmd.op == STORE_OP_CREATE || cmd.op == STORE_OP_CREATE_INORDER)
         cmd.refresh = false;
-    propose(a, r, req, &cmd, p->no_value_on_success);
+    if (key_len >= 6 && memcmp(key, "/_etcd", 6) == 0 && (key_len == 6 || key[6] == '/')) {
+        /* the 0.4 registry is server-owned: readable, never written by clients */
+        api__send_v2_error(a, req, ET_E_KEY_IS_PRESERVED, key, key_len, store_index(a->store));
+        return;
+    }
+    api__propose(a, r, req, &cmd, API_WRITE_KEYS, p->no_value_on_success);
 }
 
 /* ---- watches ------------------------------------------------------------------------------- */
@@ -283,9 +300,9 @@ struct api_watch {
     struct api_guard *guard;
     void *hup;
     bool stream;
-    bool registered;            /* in the hub */
-    bool sending;               /* an h2o_send is waiting for proceed() */
-    bool finishing;             /* end the response once the current send completes */
+    bool registered; /* in the hub */
+    bool sending;    /* an h2o_send is waiting for proceed() */
+    bool finishing;  /* end the response once the current send completes */
     struct store_event *inflight;
     struct store_event *queue[API_STREAM_QUEUE_MAX];
     size_t queue_head, queue_len;
@@ -574,8 +591,8 @@ int api__keys(struct api *a, h2o_req_t *req)
         api__send_405(req, keys_allow);
         return 0;
     }
-    enum api_path_kind kind = api_keys_path(req->input.path.base, req->input.path.len, &key, NULL,
-                                            &query, &query_len);
+    enum api_path_kind kind =
+        api_keys_path(req->input.path.base, req->input.path.len, &key, NULL, &query, &query_len);
     ET_ASSERT(kind == API_PATH_KEYS);
     ssize_t ci = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
     if (ci >= 0) {
@@ -587,9 +604,9 @@ int api__keys(struct api *a, h2o_req_t *req)
     method[mlen] = '\0';
 
     api_params_init(&st);
-    int err = api_keys_params_parse(&st, method, query, query_len, ctype, ct_len,
-                                    req->entity.base, req->entity.base ? req->entity.len : 0,
-                                    a->cfg.body_max, &p, &cause);
+    int err =
+        api_keys_params_parse(&st, method, query, query_len, ctype, ct_len, req->entity.base,
+                              req->entity.base ? req->entity.len : 0, a->cfg.body_max, &p, &cause);
     if (err) {
         api__send_v2_error(a, req, err, cause.data, cause.len, 0);
         goto out;

@@ -16,8 +16,6 @@
  * responses (on_shutdown), asks h2o to close connections, and runs until they are gone or
  * 0.5 s passed.
  */
-#include "net/net.h"
-
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -35,17 +33,18 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "net/net.h"
 
-#define NET_RING_ENTRIES  1024
-#define NET_TAG_ACCEPT    1u
-#define NET_TAG_HUP       2u
-#define NET_TAG_MASK      3u
-#define NET_SHUTDOWN_NS   (500 * ET_NS_PER_MSEC)
+#define NET_RING_ENTRIES 1024
+#define NET_TAG_ACCEPT   1u
+#define NET_TAG_HUP      2u
+#define NET_TAG_MASK     3u
+#define NET_SHUTDOWN_NS  (500 * ET_NS_PER_MSEC)
 
 struct net_listener {
-    int fd;           /* listening socket (this reactor's own, SO_REUSEPORT) */
-    uint8_t service;  /* enum net_service */
-    bool armed;       /* a multishot accept is in flight */
+    int fd;          /* listening socket (this reactor's own, SO_REUSEPORT) */
+    uint8_t service; /* enum net_service */
+    bool armed;      /* a multishot accept is in flight */
 };
 
 struct net_reactor {
@@ -56,12 +55,12 @@ struct net_reactor {
     h2o_context_t ctx[NET_SERVICE_COUNT];
     h2o_accept_ctx_t accept_ctx[NET_SERVICE_COUNT];
     struct io_uring ring;
-    int efd;                      /* ring's registered eventfd, also net_post's wake-up */
+    int efd; /* ring's registered eventfd, also net_post's wake-up */
     h2o_socket_t *efd_sock;
     struct net_listener *listeners;
     size_t listener_count;
     struct et_mpsc inbox;
-    size_t conn_count;            /* connections of this reactor */
+    size_t conn_count; /* connections of this reactor */
     bool stopping;
     void *user;
     char _pad[64];
@@ -72,11 +71,11 @@ struct net {
     h2o_globalconf_t globalconf[NET_SERVICE_COUNT];
     struct net_reactor *reactors;
     unsigned reactor_count;
-    size_t conn_count;            /* atomic, all reactors */
+    size_t conn_count; /* atomic, all reactors */
 };
 
 struct net_hup {
-    void (*fn)(void *data);       /* NULL once cancelled */
+    void (*fn)(void *data); /* NULL once cancelled */
     void *data;
     struct net_reactor *reactor;
 };
@@ -93,7 +92,8 @@ static const char busy_response[] = "HTTP/1.1 503 Service Unavailable\r\n"
 
 static int listen_on(const struct net_listener_config *lc)
 {
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = { .ai_family = AF_UNSPEC,
+                              .ai_socktype = SOCK_STREAM,
                               .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
     struct addrinfo *res, *ai;
     char port[8];
@@ -164,7 +164,8 @@ static void on_accepted(struct net_reactor *r, struct net_listener *l, int fd)
         return;
     }
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-    h2o_socket_t *sock = h2o_evloop_socket_create(r->loop, fd, H2O_SOCKET_FLAG_IS_ACCEPTED_CONNECTION);
+    h2o_socket_t *sock =
+        h2o_evloop_socket_create(r->loop, fd, H2O_SOCKET_FLAG_IS_ACCEPTED_CONNECTION);
     sock->on_close.cb = on_conn_close;
     sock->on_close.data = r;
     r->conn_count++;
@@ -244,7 +245,8 @@ void net_post(struct net_reactor *r, struct et_msg *m)
 struct net_hup *net_hup_watch(h2o_req_t *req, void (*fn)(void *data), void *data)
 {
     struct net_reactor *r = self_reactor;
-    h2o_socket_t *sock = req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
+    h2o_socket_t *sock =
+        req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
     if (r == NULL || sock == NULL || req->version >= 0x200)
         return NULL;
     int fd = h2o_socket_get_fd(sock);
@@ -313,8 +315,8 @@ size_t net_connection_count(const struct net *n)
 static void reactor_setup(struct net_reactor *r)
 {
     struct net *n = r->net;
-    struct io_uring_params params = { .flags = IORING_SETUP_SINGLE_ISSUER |
-                                               IORING_SETUP_DEFER_TASKRUN };
+    struct io_uring_params params = { .flags =
+                                          IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN };
     int ret = io_uring_queue_init_params(NET_RING_ENTRIES, &r->ring, &params);
     if (ret < 0) {
         et_error("reactor %u: io_uring_queue_init: %s", r->id, strerror(-ret));
@@ -427,7 +429,8 @@ static void globalconf_init(struct net *n, int service)
     if (n->cfg.idle_timeout_ms)
         gc->http2.idle_timeout = n->cfg.idle_timeout_ms;
     gc->http1.upgrade_to_http2 = 1;
-    h2o_hostconf_t *host = h2o_config_register_host(gc, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_hostconf_t *host =
+        h2o_config_register_host(gc, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     h2o_handler_t *handler = h2o_create_handler(path, sizeof(*handler));
     handler->on_req = n->cfg.on_req[service];
@@ -455,8 +458,8 @@ int net_start(const struct net_config *cfg, struct net **out)
         et_mpsc_init(&r->inbox, 0);
         r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         ET_ASSERT(r->efd >= 0);
-        r->listeners = et_calloc(cfg->listener_count ? cfg->listener_count : 1,
-                                 sizeof(*r->listeners));
+        r->listeners =
+            et_calloc(cfg->listener_count ? cfg->listener_count : 1, sizeof(*r->listeners));
         for (size_t j = 0; j < cfg->listener_count; j++) {
             const struct net_listener_config *lc = &cfg->listeners[j];
             int fd = listen_on(lc);

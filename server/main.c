@@ -160,8 +160,8 @@ static int build_members(struct server *s)
             et_buf_append_str(&joined, m->peer_urls.items[j]);
         }
         s->peer_urls_joined[i] = joined.data;
-        s->peers[i] = (struct raft_peer_config){ .id = am->id, .name = m->name,
-                                                 .peer_urls = joined.data };
+        s->peers[i] =
+            (struct raft_peer_config){ .id = am->id, .name = m->name, .peer_urls = joined.data };
         ids[i] = am->id;
     }
     s->cluster_id = cluster_id(ids, s->member_count);
@@ -176,8 +176,8 @@ static int build_listeners(struct server *s)
     s->listeners = et_calloc(n + 1, sizeof(*s->listeners));
     s->urls = et_calloc(n + 1, sizeof(*s->urls));
     for (int pass = 0; pass < 2; pass++) {
-        const struct et_strlist *l = pass == 0 ? &s->cfg.listen_client_urls
-                                               : &s->cfg.listen_peer_urls;
+        const struct et_strlist *l =
+            pass == 0 ? &s->cfg.listen_client_urls : &s->cfg.listen_peer_urls;
         for (size_t i = 0; i < l->count; i++, k++) {
             if (et_url_parse(l->items[i], &s->urls[k], err, sizeof(err)) != 0) {
                 et_error("etcdmain: %s", err);
@@ -248,8 +248,8 @@ int main(int argc, char **argv, char **envp)
             s.cfg.data_dir, (unsigned long long)s.self_id, (unsigned long long)s.cluster_id);
 
     struct api_config ac = {
-        .host = { host_reactor_self, host_reactor_index, host_reactor_at, host_post,
-                  host_hup_watch, host_hup_cancel },
+        .host = { host_reactor_self, host_reactor_index, host_reactor_at, host_post, host_hup_watch,
+                  host_hup_cancel },
         .name = s.cfg.name,
         .id = s.self_id,
         .cluster_id = s.cluster_id,
@@ -280,8 +280,7 @@ int main(int argc, char **argv, char **envp)
     };
     int ret = raft_node_start(&rc, &node);
     if (ret != 0) {
-        et_error("etcetera: cannot start the raft node in %s: %s", s.cfg.data_dir,
-                 strerror(-ret));
+        et_error("etcetera: cannot start the raft node in %s: %s", s.cfg.data_dir, strerror(-ret));
         api_free(api);
         server_free(&s);
         return 1;

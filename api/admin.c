@@ -1,0 +1,464 @@
+/*
+ * api/admin.c - the etcd 0.4-era cluster administration endpoints that 2014 tutorials use, and
+ * the read-only /_etcd/machines registry view (spec/v2-cluster-api.md section 11; DESIGN.md
+ * "Decisions").
+ *
+ *   GET/PUT /v2/admin/config        {"activeSize":9,"removeDelay":1800,"syncInterval":5}
+ *   GET     /v2/admin/machines      [{"name","state","clientURL","peerURL"}, ...] by name
+ *   GET     /v2/admin/machines/<n>  one object, or null
+ *   DELETE  /v2/admin/machines/<n>  member removal (needs the multi-member cluster)
+ *
+ * The configuration is replicated: a PUT proposes an internal write of /_etcd/config through
+ * Raft and every member parses it when applying (api__admin_applied), so it survives restarts
+ * through the WAL and snapshots. The leader also keeps /_etcd/machines/<name> equal to the
+ * membership, as 0.4 did; clients can read /_etcd but not write it (error 106).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_int.h"
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/json.h"
+
+#define ADMIN_ACTIVE_SIZE_DEFAULT   9
+#define ADMIN_REMOVE_DELAY_DEFAULT  1800
+#define ADMIN_SYNC_INTERVAL_DEFAULT 5
+
+void api__admin_init(struct api *a)
+{
+    a->admin.active_size = ADMIN_ACTIVE_SIZE_DEFAULT;
+    a->admin.remove_delay = ADMIN_REMOVE_DELAY_DEFAULT;
+    a->admin.sync_interval = ADMIN_SYNC_INTERVAL_DEFAULT;
+}
+
+static void config_json(struct et_buf *b, uint64_t active, uint64_t remove, uint64_t sync)
+{
+    et_buf_printf(b, "{\"activeSize\":%llu,\"removeDelay\":%llu,\"syncInterval\":%llu}",
+                  (unsigned long long)active, (unsigned long long)remove, (unsigned long long)sync);
+}
+
+/* ---- a small JSON reader: validates a document and picks numeric members of the top object */
+
+struct jr {
+    const char *p, *end;
+    const char *err;
+};
+
+static void jr_ws(struct jr *j)
+{
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
+        j->p++;
+}
+
+static bool jr_value(struct jr *j, int depth, double *num, bool *is_num);
+
+static bool jr_string(struct jr *j, const char **s, size_t *len)
+{
+    if (j->p >= j->end || *j->p != '"')
+        return false;
+    const char *start = ++j->p;
+    while (j->p < j->end && *j->p != '"') {
+        if ((unsigned char)*j->p < 0x20)
+            return false;
+        if (*j->p == '\\') {
+            if (++j->p >= j->end)
+                return false;
+        }
+        j->p++;
+    }
+    if (j->p >= j->end)
+        return false;
+    if (s) {
+        *s = start;
+        *len = (size_t)(j->p - start);
+    }
+    j->p++;
+    return true;
+}
+
+static bool jr_number(struct jr *j, double *num)
+{
+    char tmp[64];
+    const char *start = j->p;
+    if (j->p < j->end && *j->p == '-')
+        j->p++;
+    if (j->p >= j->end || *j->p < '0' || *j->p > '9')
+        return false;
+    while (j->p < j->end && strchr("0123456789.eE+-", *j->p))
+        j->p++;
+    size_t n = (size_t)(j->p - start);
+    if (n >= sizeof(tmp))
+        return false;
+    memcpy(tmp, start, n);
+    tmp[n] = '\0';
+    char *endp;
+    *num = strtod(tmp, &endp);
+    return *endp == '\0';
+}
+
+static bool jr_lit(struct jr *j, const char *lit)
+{
+    size_t n = strlen(lit);
+    if ((size_t)(j->end - j->p) < n || memcmp(j->p, lit, n) != 0)
+        return false;
+    j->p += n;
+    return true;
+}
+
+static bool jr_container(struct jr *j, int depth, char close)
+{
+    j->p++;
+    jr_ws(j);
+    if (j->p < j->end && *j->p == close) {
+        j->p++;
+        return true;
+    }
+    for (;;) {
+        double d;
+        bool isn;
+        jr_ws(j);
+        if (close == '}') {
+            if (!jr_string(j, NULL, NULL))
+                return false;
+            jr_ws(j);
+            if (j->p >= j->end || *j->p++ != ':')
+                return false;
+        }
+        if (!jr_value(j, depth + 1, &d, &isn))
+            return false;
+        jr_ws(j);
+        if (j->p < j->end && *j->p == ',') {
+            j->p++;
+            continue;
+        }
+        if (j->p < j->end && *j->p == close) {
+            j->p++;
+            return true;
+        }
+        return false;
+    }
+}
+
+static bool jr_value(struct jr *j, int depth, double *num, bool *is_num)
+{
+    *is_num = false;
+    jr_ws(j);
+    if (depth > 64 || j->p >= j->end)
+        return false;
+    switch (*j->p) {
+    case '{':
+        return jr_container(j, depth, '}');
+    case '[':
+        return jr_container(j, depth, ']');
+    case '"':
+        return jr_string(j, NULL, NULL);
+    case 't':
+        return jr_lit(j, "true");
+    case 'f':
+        return jr_lit(j, "false");
+    case 'n':
+        return jr_lit(j, "null");
+    default:
+        *is_num = true;
+        return jr_number(j, num);
+    }
+}
+
+/* Parses @body as a JSON object; numeric members named like the config fields update @out. */
+static bool parse_config(const char *body, size_t len, uint64_t out[3])
+{
+    static const char *const names[3] = { "activeSize", "removeDelay", "syncInterval" };
+    struct jr j = { body, body + len, NULL };
+    jr_ws(&j);
+    if (j.p >= j.end || *j.p != '{')
+        return false;
+    j.p++;
+    jr_ws(&j);
+    if (j.p < j.end && *j.p == '}') {
+        j.p++;
+        goto trailing;
+    }
+    for (;;) {
+        const char *k;
+        size_t klen;
+        double d;
+        bool isn;
+        jr_ws(&j);
+        if (!jr_string(&j, &k, &klen))
+            return false;
+        jr_ws(&j);
+        if (j.p >= j.end || *j.p++ != ':')
+            return false;
+        if (!jr_value(&j, 1, &d, &isn))
+            return false;
+        for (int i = 0; i < 3; i++) {
+            if (isn && klen == strlen(names[i]) && memcmp(k, names[i], klen) == 0 && d >= 0 &&
+                d < 1e15)
+                out[i] = (uint64_t)d;
+        }
+        jr_ws(&j);
+        if (j.p < j.end && *j.p == ',') {
+            j.p++;
+            continue;
+        }
+        if (j.p < j.end && *j.p == '}') {
+            j.p++;
+            break;
+        }
+        return false;
+    }
+trailing:
+    jr_ws(&j);
+    return j.p == j.end;
+}
+
+/* ---- handlers ------------------------------------------------------------------------------ */
+
+static void send_copy(h2o_req_t *req, int status, const char *ctype, struct et_buf *b)
+{
+    char *body = h2o_mem_alloc_pool(&req->pool, b->len ? b->len : 1);
+    memcpy(body, b->data, b->len);
+    api__cors(req);
+    api__send(req, status, ctype, body, b->len);
+    et_buf_free(b);
+}
+
+static void admin_config(struct api *a, h2o_req_t *req)
+{
+    struct et_buf b = ET_BUF_INIT;
+    uint64_t v[3] = { __atomic_load_n(&a->admin.active_size, __ATOMIC_RELAXED),
+                      __atomic_load_n(&a->admin.remove_delay, __ATOMIC_RELAXED),
+                      __atomic_load_n(&a->admin.sync_interval, __ATOMIC_RELAXED) };
+
+    if (api__method_is(req, "GET")) {
+        config_json(&b, v[0], v[1], v[2]);
+        et_buf_append_char(&b, '\n');
+        send_copy(req, 200, "application/json", &b);
+        return;
+    }
+    if (!api__method_is(req, "PUT")) {
+        api__send_405(req, "GET,PUT");
+        return;
+    }
+    if (!parse_config(req->entity.base ? req->entity.base : "", req->entity.len, v)) {
+        et_buf_append_str(&b, "invalid JSON in the request body\n");
+        send_copy(req, 500, "text/plain; charset=utf-8", &b);
+        return;
+    }
+    /* 0.4's minimums: values below them are raised */
+    if (v[0] < 3)
+        v[0] = 3;
+    if (v[1] < 2)
+        v[1] = 2;
+    if (v[2] < 1)
+        v[2] = 1;
+    config_json(&b, v[0], v[1], v[2]);
+    struct store_cmd cmd = { .op = STORE_OP_INTERNAL_SET,
+                             .key = "/_etcd/config",
+                             .key_len = 13,
+                             .value = b.data,
+                             .value_len = b.len,
+                             .now_ns = et_wall_ns() };
+    api__propose(a, api__reactor(a), req, &cmd, API_WRITE_ADMIN_CONFIG, false);
+    et_buf_free(&b);
+}
+
+static const struct api_member *member_by_name(struct api *a, const char *name, size_t len)
+{
+    for (size_t i = 0; i < a->member_count; i++)
+        if (strlen(a->members[i].name) == len && memcmp(a->members[i].name, name, len) == 0)
+            return &a->members[i];
+    return NULL;
+}
+
+static void machine_json(struct api *a, struct et_buf *b, const struct api_member *m,
+                         raft_id leader)
+{
+    (void)a;
+    et_buf_append_str(b, "{\"name\":");
+    et_json_cstr(b, m->name);
+    et_buf_printf(b, ",\"state\":\"%s\",\"clientURL\":", m->id == leader ? "leader" : "follower");
+    et_json_cstr(b, m->client_url_count ? m->client_urls[0] : "");
+    et_buf_append_str(b, ",\"peerURL\":");
+    et_json_cstr(b, m->peer_url_count ? m->peer_urls[0] : "");
+    et_buf_append_char(b, '}');
+}
+
+static int cmp_member_name(const void *x, const void *y)
+{
+    const struct api_member *a = *(const struct api_member *const *)x;
+    const struct api_member *b = *(const struct api_member *const *)y;
+    return strcmp(a->name, b->name);
+}
+
+static void admin_machines(struct api *a, h2o_req_t *req, const char *name, size_t name_len)
+{
+    struct et_buf b = ET_BUF_INIT;
+    struct raft_status st;
+    raft_node_status(a->node, &st);
+
+    if (name == NULL) {
+        if (!api__method_is(req, "GET")) {
+            api__send_405(req, "GET");
+            return;
+        }
+        const struct api_member **sorted = et_calloc(a->member_count + 1, sizeof(*sorted));
+        for (size_t i = 0; i < a->member_count; i++)
+            sorted[i] = &a->members[i];
+        qsort(sorted, a->member_count, sizeof(*sorted), cmp_member_name);
+        et_buf_append_char(&b, '[');
+        for (size_t i = 0; i < a->member_count; i++) {
+            if (i)
+                et_buf_append_char(&b, ',');
+            machine_json(a, &b, sorted[i], st.leader);
+        }
+        et_buf_append_str(&b, "]\n");
+        et_free(sorted);
+        send_copy(req, 200, "application/json", &b);
+        return;
+    }
+    const struct api_member *m = member_by_name(a, name, name_len);
+    if (api__method_is(req, "GET")) {
+        if (m)
+            machine_json(a, &b, m, st.leader);
+        else
+            et_buf_append_str(&b, "null");
+        et_buf_append_char(&b, '\n');
+        send_copy(req, 200, "application/json", &b);
+        return;
+    }
+    if (!api__method_is(req, "DELETE")) {
+        api__send_405(req, "GET,DELETE");
+        return;
+    }
+    if (m == NULL) {
+        struct et_buf msg = ET_BUF_INIT;
+        et_buf_append_str(&msg, "No such member: ");
+        et_buf_append(&msg, name, name_len);
+        api__send_message(req, 404, msg.data, false, false);
+        et_buf_free(&msg);
+        return;
+    }
+    /* Removing a member is a configuration change of the multi-member cluster. */
+    api__send_message(req, 500, "Internal Server Error", false, false);
+}
+
+bool api__admin(struct api *a, h2o_req_t *req)
+{
+    size_t len = req->input.query_at != SIZE_MAX ? req->input.query_at : req->input.path.len;
+    const char *p = req->input.path.base;
+    if (h2o_memis(p, len, H2O_STRLIT("/v2/admin/config"))) {
+        admin_config(a, req);
+        return true;
+    }
+    if (h2o_memis(p, len, H2O_STRLIT("/v2/admin/machines"))) {
+        admin_machines(a, req, NULL, 0);
+        return true;
+    }
+    if (len > 19 && memcmp(p, "/v2/admin/machines/", 19) == 0 &&
+        memchr(p + 19, '/', len - 19) == NULL) {
+        admin_machines(a, req, p + 19, len - 19);
+        return true;
+    }
+    return false;
+}
+
+/* Raft thread: an internal write was applied; keep the cached views in step. */
+void api__admin_applied(struct api *a, const struct store_cmd *cmd)
+{
+    if (cmd->key_len == 13 && memcmp(cmd->key, "/_etcd/config", 13) == 0) {
+        uint64_t v[3] = { a->admin.active_size, a->admin.remove_delay, a->admin.sync_interval };
+        if (parse_config(cmd->value, cmd->value_len, v)) {
+            __atomic_store_n(&a->admin.active_size, v[0], __ATOMIC_RELAXED);
+            __atomic_store_n(&a->admin.remove_delay, v[1], __ATOMIC_RELAXED);
+            __atomic_store_n(&a->admin.sync_interval, v[2], __ATOMIC_RELAXED);
+        }
+        return;
+    }
+    if (cmd->key_len > 16 && memcmp(cmd->key, "/_etcd/machines/", 16) == 0) {
+        for (size_t i = 0; i < a->member_count; i++) {
+            const char *name = a->members[i].name;
+            if (strlen(name) == cmd->key_len - 16 &&
+                memcmp(name, cmd->key + 16, cmd->key_len - 16) == 0)
+                a->machines_written[i] = true;
+        }
+    }
+}
+
+/* Appends s percent-escaped as Go's url.QueryEscape does. */
+static void query_escape(struct et_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~') {
+            et_buf_append_char(b, (char)c);
+        } else if (c == ' ') {
+            et_buf_append_char(b, '+');
+        } else {
+            char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+            et_buf_append(b, e, 3);
+        }
+    }
+}
+
+struct api_internal {
+    struct raft_proposal proposal;
+    struct et_buf entry;
+};
+
+static void internal_failed(struct raft_proposal *p, int err)
+{
+    struct api_internal *in = (struct api_internal *)p;
+    (void)err;
+    et_buf_free(&in->entry);
+    et_free(in);
+}
+
+bool api__is_internal_proposal(struct raft_proposal *p)
+{
+    return p->done == internal_failed;
+}
+
+void api__internal_applied(struct raft_proposal *p)
+{
+    internal_failed(p, 0);
+}
+
+/* Raft thread, leader: write /_etcd/machines/<name> for members not registered yet. */
+void api__admin_tick(struct api *a)
+{
+    for (size_t i = 0; i < a->member_count; i++) {
+        const struct api_member *m = &a->members[i];
+        if (a->machines_written[i] || a->machines_proposed[i] || m->name[0] == '\0')
+            continue;
+        struct et_buf key = ET_BUF_INIT, val = ET_BUF_INIT;
+        et_buf_append_str(&key, "/_etcd/machines/");
+        et_buf_append_str(&key, m->name);
+        et_buf_append_str(&val, "etcd=");
+        query_escape(&val, m->client_url_count ? m->client_urls[0] : "");
+        et_buf_append_str(&val, "&raft=");
+        query_escape(&val, m->peer_url_count ? m->peer_urls[0] : "");
+        struct store_cmd cmd = { .op = STORE_OP_INTERNAL_SET,
+                                 .key = key.data,
+                                 .key_len = key.len,
+                                 .value = val.data,
+                                 .value_len = val.len,
+                                 .now_ns = et_wall_ns() };
+        struct api_internal *in = et_calloc(1, sizeof(*in));
+        store_cmd_encode(&cmd, &in->entry);
+        in->proposal = (struct raft_proposal){ .data = in->entry.data,
+                                               .len = in->entry.len,
+                                               .done = internal_failed };
+        if (raft_node_propose(a->node, &in->proposal) != 0)
+            internal_failed(&in->proposal, -EAGAIN);
+        else
+            a->machines_proposed[i] = true;
+        et_buf_free(&key);
+        et_buf_free(&val);
+    }
+}
