@@ -148,7 +148,8 @@ static void send_redirect(h2o_req_t *req, const char *location, size_t len)
     api__header(req, "Location", location, len);
     if (api__method_is(req, "GET") || api__method_is(req, "HEAD")) {
         struct et_buf b = ET_BUF_INIT;
-        api_redirect_body(&b, location, len);
+        if (!api_redirect_body(&b, req->input.path.base, req->input.path.len))
+            et_buf_reset(&b);
         char *body = h2o_mem_alloc_pool(&req->pool, b.len);
         memcpy(body, b.data, b.len);
         api__send(req, 301, "text/html; charset=utf-8", body, b.len);

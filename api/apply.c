@@ -59,8 +59,9 @@ void api_raft_apply(void *data, raft_index index, raft_term term, const void *en
         a->sweep_in_flight = false;
         p = NULL;
     }
+    struct raft_proposal *internal = NULL;
     if (p && api__is_internal_proposal(p)) {
-        api__internal_applied(p);
+        internal = p; /* freed after the apply: @entry may be its buffer */
         p = NULL;
     }
     w = p ? (struct api_write *)p : NULL;
@@ -71,6 +72,8 @@ void api_raft_apply(void *data, raft_index index, raft_term term, const void *en
             et_buf_append_str(&w->cause, "etcdserver: bad entry");
             push_write(a, w);
         }
+        if (internal)
+            api__internal_applied(internal);
         return;
     }
     store_apply(a->store, &cmd, &res);
@@ -94,6 +97,8 @@ void api_raft_apply(void *data, raft_index index, raft_term term, const void *en
     }
     res.event_count = 0;
     store_result_free(&res);
+    if (internal)
+        api__internal_applied(internal);
 }
 
 void api_raft_applied(void *data)

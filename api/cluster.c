@@ -285,7 +285,7 @@ int api__cluster(struct api *a, h2o_req_t *req, bool peer)
         stats_leader(a, req);
     else if (!peer &&
              (path_is(req, "/v2/members") ||
-              (req->input.path.len > 12 && memcmp(req->input.path.base, "/v2/members/", 12) == 0)))
+              (req->input.path.len >= 12 && memcmp(req->input.path.base, "/v2/members/", 12) == 0)))
         members(a, req);
     else if (!peer && path_is(req, "/v2/machines"))
         machines(a, req);

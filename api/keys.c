@@ -12,6 +12,7 @@
  * first (HTTP/2 reset) the completion finds req == NULL and only frees its memory.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "api/api_int.h"
@@ -300,9 +301,11 @@ struct api_watch {
     struct api_guard *guard;
     void *hup;
     bool stream;
-    bool registered; /* in the hub */
-    bool sending;    /* an h2o_send is waiting for proceed() */
-    bool finishing;  /* end the response once the current send completes */
+    bool chunked;       /* we frame HTTP/1.1 chunks ourselves (see keys_watch) */
+    char chunk_hdr[24]; /* "<hex>\r\n" of the chunk in flight */
+    bool registered;    /* in the hub */
+    bool sending;       /* an h2o_send is waiting for proceed() */
+    bool finishing;     /* end the response once the current send completes */
     struct store_event *inflight;
     struct store_event *queue[API_STREAM_QUEUE_MAX];
     size_t queue_head, queue_len;
@@ -349,27 +352,42 @@ static void watch_finish(struct api_watch *wt, struct store_event *last)
 {
     h2o_req_t *req = wt->req;
     if (req) {
-        h2o_iovec_t buf = { NULL, 0 };
-        if (last) {
-            buf.base = h2o_mem_alloc_pool(&req->pool, last->json_len);
-            memcpy(buf.base, last->json, last->json_len);
-            buf.len = last->json_len;
+        h2o_iovec_t bufs[3];
+        size_t n = 0;
+        if (last && wt->chunked) {
+            char *hdr = h2o_mem_alloc_pool(&req->pool, 24);
+            bufs[n++] = h2o_iovec_init(hdr, (size_t)sprintf(hdr, "%zx\r\n", last->json_len));
         }
+        if (last) {
+            char *body = h2o_mem_alloc_pool(&req->pool, last->json_len);
+            memcpy(body, last->json, last->json_len);
+            bufs[n++] = h2o_iovec_init(body, last->json_len);
+        }
+        if (wt->chunked)
+            bufs[n++] = last ? h2o_iovec_init(H2O_STRLIT("\r\n0\r\n\r\n"))
+                             : h2o_iovec_init(H2O_STRLIT("0\r\n\r\n"));
         wt->gen.proceed = NULL;
         wt->gen.stop = NULL;
         wt->guard->ptr = NULL;
         wt->guard = NULL;
-        h2o_send(req, &buf, buf.len ? 1 : 0, H2O_SEND_STATE_FINAL);
+        h2o_send(req, bufs, n, H2O_SEND_STATE_FINAL);
     }
     watch_free(wt);
 }
 
 static void stream_send(struct api_watch *wt, struct store_event *ev)
 {
-    h2o_iovec_t buf = h2o_iovec_init(ev->json, ev->json_len);
+    h2o_iovec_t bufs[3];
+    size_t n = 0;
+    if (wt->chunked)
+        bufs[n++] =
+            h2o_iovec_init(wt->chunk_hdr, (size_t)sprintf(wt->chunk_hdr, "%zx\r\n", ev->json_len));
+    bufs[n++] = h2o_iovec_init(ev->json, ev->json_len);
+    if (wt->chunked)
+        bufs[n++] = h2o_iovec_init(H2O_STRLIT("\r\n"));
     wt->inflight = ev;
     wt->sending = true;
-    h2o_send(wt->req, &buf, 1, H2O_SEND_STATE_IN_PROGRESS);
+    h2o_send(wt->req, bufs, n, H2O_SEND_STATE_IN_PROGRESS);
 }
 
 static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
@@ -514,6 +532,14 @@ static void keys_watch(struct api *a, struct api_reactor *r, h2o_req_t *req,
     api__header_u64(req, "X-Etcd-Index", current);
     api__header_u64(req, "X-Raft-Index", st.commit);
     api__header_u64(req, "X-Raft-Term", st.term);
+    /* HTTP/1.1: we frame the chunks ourselves. h2o's chunked filter turns an empty send into a
+     * deferred proceed() without writing, which would hold the headers back until the first
+     * event; etcd flushes them at once, and clients (and their timeouts) rely on it. */
+    if (req->version == 0x101) {
+        wt->chunked = true;
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_TRANSFER_ENCODING, NULL,
+                       H2O_STRLIT("chunked"));
+    }
     wt->gen.proceed = on_proceed;
     wt->gen.stop = on_stop;
     wt->guard = api__guard(req, (void **)&wt->req);

@@ -13,8 +13,8 @@
  * only its CQE frees (a cancel clears ->fn and asks the kernel to complete the poll early).
  *
  * Shutdown (net_stop): each reactor cancels its accepts, lets the application finish parked
- * responses (on_shutdown), asks h2o to close connections, and runs until they are gone or
- * 0.5 s passed.
+ * responses (on_shutdown), and runs until its connections are gone or 0.5 s passed; what is
+ * still open then (idle keep-alive clients) stays allocated until the process exits.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -357,8 +357,8 @@ static void reactor_drain_and_close(struct net_reactor *r)
     io_uring_submit(&r->ring);
     if (n->cfg.on_shutdown)
         n->cfg.on_shutdown(r, n->cfg.data);
-    for (int s = 0; s < NET_SERVICE_COUNT; s++)
-        h2o_context_request_shutdown(&r->ctx[s]);
+    /* h2o_context_request_shutdown() is not used: its HTTP/2 graceful-shutdown timer would
+     * outlive the connections and keep the contexts from being disposed. */
     int64_t deadline = et_mono_ns() + NET_SHUTDOWN_NS;
     while ((r->conn_count > 0 || listeners_armed(r)) && et_mono_ns() < deadline)
         h2o_evloop_run(r->loop, 20);
@@ -381,11 +381,11 @@ static void reactor_teardown(struct net_reactor *r)
     h2o_socket_close(r->efd_sock);
     for (size_t i = 0; i < r->listener_count; i++)
         close(r->listeners[i].fd);
-    for (int s = 0; s < NET_SERVICE_COUNT; s++)
-        h2o_context_dispose(&r->ctx[s]);
-    /* Connections still open past the deadline keep the loop alive; it stays reachable from
-     * the reactor (the process is exiting) rather than being destroyed under them. */
+    /* Connections still open past the deadline keep the contexts and the loop alive; they stay
+     * reachable from the reactor (the process is exiting) rather than being freed under them. */
     if (r->conn_count == 0) {
+        for (int s = 0; s < NET_SERVICE_COUNT; s++)
+            h2o_context_dispose(&r->ctx[s]);
         h2o_evloop_run(r->loop, 0);
         h2o_evloop_destroy(r->loop);
         r->loop = NULL;
