@@ -9,7 +9,7 @@
  * Table 2, the WAL's batch sync alone (raft_wal_sync in a loop, batches of 1 and 64 records):
  * plain pwrite + fdatasync versus io_uring write linked to fdatasync.
  *
- * Usage: etcetera-walbench [--dir DIR] [--seconds N] [--size BYTES]
+ * Usage: etcetera-walbench [--dir DIR] [--seconds N] [--size BYTES] [--proposers N]
  * DIR (default: a new directory under the current one) decides the file system measured.
  * This is a benchmark of the raft module itself, so it lives in raft/ (bench/ tools speak HTTP
  * only); bench/wal.cmake builds it beside the other benchmarks.
@@ -221,15 +221,19 @@ static double bench_wal(const char *base, bool uring, int batch, char *buf)
 int main(int argc, char **argv)
 {
     const char *parent = ".";
+    int only = 0; /* --proposers N: that row alone, group commit only */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--dir") && i + 1 < argc) {
             parent = argv[++i];
         } else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
             seconds = atof(argv[++i]);
+        } else if (!strcmp(argv[i], "--proposers") && i + 1 < argc) {
+            only = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
             entry_bytes = (size_t)atol(argv[++i]);
         } else {
-            fprintf(stderr, "usage: %s [--dir DIR] [--seconds N] [--size BYTES]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--dir DIR] [--seconds N] [--size BYTES] [--proposers N]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -246,6 +250,14 @@ int main(int argc, char **argv)
     char *buf = et_alloc(entry_bytes + 8);
     memset(buf, 'x', entry_bytes + 8);
 
+    if (only > 0) {
+        printf("group commit, %d proposers: %.0f durable appends/s\n", only,
+               bench_group(base, only, buf));
+        nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        et_free(base);
+        et_free(buf);
+        return 0;
+    }
     printf("durable appends/s, %zu-byte entries, %.1f s per cell, in %s\n", entry_bytes, seconds,
            base);
     printf("%-11s %14s %16s %8s\n", "proposers", "group commit", "fsync per write", "ratio");
