@@ -531,3 +531,26 @@ Test(raft_node, snapshots_compact_the_wal_and_restart_from_them)
     et_free(before);
     et_free(tp);
 }
+
+Test(raft_node, a_corrupt_wal_stops_start_up_with_ebadmsg)
+{
+    struct raft_node *n;
+    struct raft_node_config cfg = t_cfg();
+    struct t_prop tp[5];
+    cr_redirect_stderr();
+    cr_assert_eq(raft_node_start(&cfg, &n), 0);
+    for (int i = 0; i < 5; i++) {
+        t_prop_init(&tp[i], (uint64_t)i);
+        cr_assert_eq(raft_node_propose(n, &tp[i].p), 0);
+        T_WAIT(tp[i].applied == 1); /* one batch each: records follow the damaged one */
+    }
+    raft_node_stop(n);
+    char wal[512];
+    snprintf(wal, sizeof(wal), "%s/member/wal", t_dir);
+    char *seg = t_last_segment(wal);
+    t_xor_byte(seg, 20, 0x40); /* inside the first records */
+    t_sm_reset();
+    cr_assert_eq(raft_node_start(&cfg, &n), -EBADMSG);
+    cr_assert_eq(t_sm.n, 0, "nothing was applied from a corrupt log");
+    et_free(seg);
+}
