@@ -854,8 +854,14 @@ static void faults(void)
     else if (chance(S->o.p_partition))
         heal();
     if (chance(S->o.p_crash)) {
+        /* leaders crash more often than the rest: that is where the interesting cases are */
         struct node *n = &S->nodes[1 + rnd_below(SIM_NODES_MAX)];
-        if (n->up)
+        for (raft_id id = 1; id <= SIM_NODES_MAX && chance(0.5); id++) {
+            struct raft_info in;
+            if (S->nodes[id].up && (raft_get_info(S->nodes[id].r, &in), in.role == RAFT_LEADER))
+                n = &S->nodes[id];
+        }
+        if (n && n->up)
             node_crash(n, false);
     }
     if (chance(S->o.p_conf))
@@ -874,7 +880,7 @@ static void choose_options(struct options *o)
     o->drop = chance(0.3) ? 0 : (double)rnd_below(100) / 1000.0;
     o->dup = (double)rnd_below(50) / 1000.0;
     o->delay_max_ms = 1 + (uint32_t)rnd_below(20);
-    o->p_crash = 0.0002 + (double)rnd_below(20) / 10000.0;
+    o->p_crash = 0.0002 + (double)rnd_below(40) / 10000.0;
     o->p_partition = (double)rnd_below(30) / 10000.0;
     o->p_propose = 0.02 + (double)rnd_below(80) / 1000.0;
     o->p_read = (double)rnd_below(50) / 1000.0;
@@ -884,7 +890,7 @@ static void choose_options(struct options *o)
     o->cfg = (struct raft_config){
         .election_ticks = 10,
         .heartbeat_ticks = 1,
-        .max_msg_entries = 1 + (uint32_t)rnd_below(64),
+        .max_msg_entries = chance(0.3) ? 1 : 1 + (uint32_t)rnd_below(64),
         .max_msg_bytes = 16 + rnd_below(4096),
         .max_inflight = 1 + (uint32_t)rnd_below(8),
         .pre_vote = chance(0.8),
