@@ -311,7 +311,12 @@ ET_NODISCARD int raft_transfer_leader(struct raft *r, raft_id target);
  */
 ET_NODISCARD int raft_compact(struct raft *r, raft_index index, const void *data, size_t len);
 
-/* A snapshot sent to @id was delivered (@ok) or failed: resume replication to @id. */
+/*
+ * A snapshot sent to @id was handed over (@ok) or failed: replication to @id resumes with a probe
+ * after the member's next answer. This never counts the snapshot as held by @id (only the member's
+ * acknowledgement does), so reporting early is safe. Without reports, the leader retries a
+ * snapshot that got no answer after an election timeout.
+ */
 void raft_report_snapshot(struct raft *r, raft_id id, bool ok);
 
 /* ----------------------------------------------------------------------------------------------

@@ -50,10 +50,13 @@ void raft_report_snapshot(struct raft *r, raft_id id, bool ok)
     struct raft_progress *pr = raft__progress(r, id);
     if (pr == NULL || pr->state != RAFT_PR_SNAPSHOT)
         return;
-    if (ok && pr->pending_snapshot > pr->match)
-        pr->match = pr->pending_snapshot;
+    /* Never raise match here: only the member's own answer proves what it holds (a match
+     * counted towards commit must be durable on the member). Delivered means "probe after it". */
+    raft_index pending = pr->pending_snapshot;
     raft__progress_become_probe(pr);
-    /* Wait for the member's answer before probing (etcd does the same). */
+    if (ok && pending + 1 > pr->next)
+        pr->next = pending + 1;
+    /* Wait for the member's answer (or a heartbeat answer) before probing, as etcd does. */
     pr->probe_sent = true;
 }
 

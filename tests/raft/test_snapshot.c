@@ -97,3 +97,32 @@ Test(raft_snapshot, ignores_snapshot_older_than_commit)
     raft_advance(c->r[2], &rd);
     cr_assert_eq(t_info(c, 2).last_index, 2);
 }
+
+Test(raft_snapshot, reported_snapshot_is_not_counted_until_acknowledged)
+{
+    c = t_cluster_new(3, true, true);
+    t_elect(c, 1);
+    t_isolate(c, 3);
+    t_propose(c, 1, "a");
+    t_propose(c, 1, "b");
+    t_settle(c);
+    cr_assert_eq(raft_compact(c->r[1], 3, "IMAGE", 5), 0);
+    t_heal(c);
+    t_tick(c, 1, 1); /* heartbeat: 3 answers, the leader finds it needs the snapshot */
+    t_settle(c);
+    t_drop_all(c);
+    /* the last send may have been the snapshot itself; force one to be in flight and lose it */
+    t_isolate(c, 3);
+    t_tick(c, 1, 12); /* snapshot retry after an election timeout, lost */
+    t_settle(c);
+    raft_report_snapshot(c->r[1], 3, true);
+    t_process(c, 1);
+    /* a heartbeat must not tell 3 to commit what it does not hold */
+    t_heal(c);
+    t_tick(c, 1, 1);
+    cr_assert_eq(t_queued(c, RAFT_MSG_HEARTBEAT, 1, 3), 1);
+    t_settle(c);
+    t_tick_all(c, 15);
+    cr_assert_eq(t_info(c, 3).commit, 3);
+    cr_assert_eq(c->applied_index[3], 3, "3 ends up with the snapshot, through its own answer");
+}

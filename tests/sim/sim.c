@@ -330,6 +330,9 @@ struct node {
     raft_index compact_every;
     struct pending_read reads[64];
     size_t read_n;
+    raft_id snap_reports[8]; /* raft_report_snapshot() to make: id, negative id = failed */
+    int64_t snap_report_ok[8];
+    size_t snap_report_n;
     enum raft_role last_role; /* to notice a new leader */
     raft_term last_term;
 };
@@ -374,12 +377,23 @@ static bool linked(raft_id a, raft_id b)
     return S->group[a] == S->group[b];
 }
 
+static void report_snapshot_later(const struct raft_msg *m, bool delivered)
+{
+    struct node *n = &S->nodes[m->from];
+    if (m->type != RAFT_MSG_SNAPSHOT || !chance(0.7) || n->snap_report_n == 8)
+        return;
+    n->snap_reports[n->snap_report_n] = m->to;
+    n->snap_report_ok[n->snap_report_n++] = delivered || chance(0.3); /* transports can lie */
+}
+
 static void net_send(const struct raft_msg *m)
 {
     if (!linked(m->from, m->to) || chance(S->o.drop)) {
         TRACE("n%" PRIu64 " -> n%" PRIu64 " %s dropped", m->from, m->to, msg_name(m->type));
+        report_snapshot_later(m, false);
         return;
     }
+    report_snapshot_later(m, true);
     int copies = chance(S->o.dup) ? 2 : 1;
     for (int c = 0; c < copies; c++) {
         if (S->net_n == S->net_cap) {
@@ -439,6 +453,7 @@ static void node_start(struct node *n)
     n->inbox_n = 0;
     n->ticks_due = 0;
     n->read_n = 0;
+    n->snap_report_n = 0;
     n->last_role = RAFT_FOLLOWER;
     n->last_term = 0;
     TRACE("n%" PRIu64 " start: term=%" PRIu64 " vote=%" PRIu64 " commit=%" PRIu64 " snap=%" PRIu64
@@ -622,6 +637,9 @@ static void node_run(struct node *n)
         n->inbox_n = 0;
         for (; n->ticks_due; n->ticks_due--)
             raft_tick(n->r);
+        for (size_t i = 0; i < n->snap_report_n; i++)
+            raft_report_snapshot(n->r, n->snap_reports[i], n->snap_report_ok[i] != 0);
+        n->snap_report_n = 0;
         if (!raft_has_ready(n->r)) {
             maybe_compact(n);
             return;
