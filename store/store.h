@@ -145,8 +145,10 @@ void store_result_free(struct store_result *r);
 
 /*
  * Applies @cmd to the writer's working version. Thread: the writer. Changes become visible to
- * readers at the next store_publish(). Always succeeds or fails as etcd would (client errors
- * are results, not assertions): a malformed command from the log is an error result too.
+ * readers at the next store_publish(). @res is overwritten (release an earlier result with
+ * store_result_free() first) and must be released with store_result_free(). Always succeeds or
+ * fails as etcd would (client errors are results, not assertions): a malformed command from the log
+ * is an error result too.
  */
 void store_apply(struct store *s, const struct store_cmd *cmd, struct store_result *res);
 
