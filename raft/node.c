@@ -8,7 +8,8 @@
  *     ├─ peer messages from raft_node_receive(): decode, raft_step()              node_inbound()
  *     ├─ tick: raft_tick() and cfg->tick every tick_ms, also when idle            node_tick()
  *     ├─ proposals: raft_propose() each with its origin tag (member id, local
- *     │  sequence) prepended; held while no leader is known                      node_proposals()
+ *     │  sequence) prepended; a follower forwards them to the leader through the
+ *     │  transport; held while no leader is known                                node_proposals()
  *     ├─ reads: one raft_read_index() for every read that arrived                 node_reads()
  *     ├─ Ready / Advance until the core is idle                                   node_ready()
  *     │    (0) send msgs_early  (1) persist snapshot, entries, hard state; ONE fdatasync
@@ -61,6 +62,9 @@
 #define NODE_PROPOSALS_MAX   4096u /* proposals handed to the core per loop turn */
 #define NODE_SNAPSHOTS_KEPT  2u
 #define NODE_READ_TAG        (1ull << 63) /* r->_index holds a read context while in flight */
+/* First byte of a forwarded proposal on the peer link: 0xc1 is never used by msgpack, so it
+ * cannot begin a Raft message (raft_msg_encode writes msgpack). */
+#define NODE_FORWARD_TAG 0xc1
 
 struct node_pending {
     uint64_t seq;
@@ -271,8 +275,10 @@ static void pend_pop(struct raft_node *n)
 
 /*
  * The local proposal behind an entry tagged (@origin, @seq), or NULL. Proposals of this member
- * commit in the order they were proposed, so earlier pending ones were lost (their entries were
- * overwritten after a leader change): they fail with -EAGAIN (not applied; safe to retry).
+ * commit in the order they were proposed, so earlier pending ones were most likely lost (their
+ * entries overwritten after a leader change). They fail with -ETIMEDOUT, the "outcome unknown"
+ * answer: were a transport ever to reorder forwarded proposals, such an entry could still
+ * commit later (then applied without its proposal), so -EAGAIN ("not applied") would be a lie.
  */
 static struct raft_proposal *pend_match(struct raft_node *n, raft_id origin, uint64_t seq)
 {
@@ -282,7 +288,7 @@ static struct raft_proposal *pend_match(struct raft_node *n, raft_id origin, uin
     while ((f = pend_front(n)) && f->seq < seq) {
         struct raft_proposal *lost = f->p;
         pend_pop(n);
-        lost->done(lost, -EAGAIN);
+        lost->done(lost, -ETIMEDOUT);
     }
     if (!f || f->seq != seq)
         return NULL;
@@ -547,17 +553,34 @@ static void node_maybe_snapshot(struct raft_node *n)
 
 /* ---- the loop's steps -------------------------------------------------------------------- */
 
+/* A proposal forwarded by a follower: the leader proposes it with the follower's origin tag. */
+static void node_forwarded(struct raft_node *n, const unsigned char *d, size_t len)
+{
+    if (len < 1 + NODE_ENVELOPE || len - 1 > NODE_ENTRY_BYTES_MAX + NODE_ENVELOPE) {
+        et_warn("raft: malformed forwarded proposal (%zu bytes) dropped", len);
+        return;
+    }
+    /* Not the leader (any more): dropped; the follower's deadline answers its client. */
+    if (raft_propose(n->r, d + 1, len - 1, NULL, NULL) < 0)
+        et_debug("raft: forwarded proposal from %" PRIu64 " dropped: not the leader",
+                 get_le64(d + 1));
+}
+
 static void node_inbound(struct raft_node *n)
 {
     struct et_mpsc_node *qn;
     while ((qn = et_mpsc_pop(&n->inbound))) {
         struct node_inmsg *im = (struct node_inmsg *)qn;
         struct raft_msg m;
-        if (!n->failed && raft_msg_decode(im->data, im->len, &m) == 0) {
+        if (n->failed) {
+            /* a failed member takes no part */
+        } else if (im->len > 0 && im->data[0] == NODE_FORWARD_TAG) {
+            node_forwarded(n, im->data, im->len);
+        } else if (raft_msg_decode(im->data, im->len, &m) == 0) {
             if (raft_step(n->r, &m) < 0)
                 et_debug("raft: message type %u from %" PRIu64 " refused", m.type, m.from);
             raft_msg_decoded_free(&m);
-        } else if (!n->failed) {
+        } else {
             et_warn("raft: undecodable peer message (%zu bytes) dropped", im->len);
         }
         et_free(im);
@@ -582,14 +605,23 @@ static bool node_propose_one(struct raft_node *n, struct raft_proposal *p)
 {
     unsigned char *d;
     et_buf_reset(&n->scratch);
-    d = (unsigned char *)et_buf_reserve(&n->scratch, NODE_ENVELOPE + p->len);
-    put_le64(d, n->cfg.id);
-    put_le64(d + 8, n->next_seq);
+    d = (unsigned char *)et_buf_reserve(&n->scratch, 1 + NODE_ENVELOPE + p->len);
+    d[0] = NODE_FORWARD_TAG;
+    put_le64(d + 1, n->cfg.id);
+    put_le64(d + 9, n->next_seq);
     if (p->len)
-        memcpy(d + NODE_ENVELOPE, p->data, p->len);
-    int ret = raft_propose(n->r, d, NODE_ENVELOPE + p->len, NULL, NULL);
-    if (ret == -EPERM || ret == -EBUSY)
-        return false; /* not the leader (forwarding comes with the transport) or transferring */
+        memcpy(d + 1 + NODE_ENVELOPE, p->data, p->len);
+    int ret = raft_propose(n->r, d + 1, NODE_ENVELOPE + p->len, NULL, NULL);
+    if (ret == -EPERM) {
+        /* A follower forwards to the leader it knows; the origin tag brings the entry home. */
+        raft_id leader = raft_leader(n->r);
+        if (leader == 0 || leader == n->cfg.id || !n->cfg.send)
+            return false;
+        n->cfg.send(n->cfg.data, leader, d, 1 + NODE_ENVELOPE + p->len);
+        ret = 0;
+    }
+    if (ret == -EBUSY)
+        return false; /* a leader transfer is running: wait for it */
     if (ret < 0) {
         p->done(p, ret);
         return true;

@@ -87,10 +87,11 @@ struct raft_node_config {
     bool wal_use_uring;           /* group commit through io_uring instead of pwrite+fdatasync */
 
     /*
-     * The peer transport (NULL for a cluster of one). Sends one encoded Raft message (the wire
-     * form of raft_msg_encode) to member @to; runs on the node's thread, @msg is borrowed for the
-     * call; best effort (a message may be dropped, Raft retries). Messages from peers come back
-     * through raft_node_receive().
+     * The peer transport (NULL for a cluster of one). Sends one message to member @to: opaque
+     * bytes (a Raft message, or a proposal a follower forwards to its leader) that the peer
+     * hands unchanged to its raft_node_receive(). Runs on the node's thread; @msg is borrowed
+     * for the call. Best effort: a message may be dropped (Raft retries; a dropped forwarded
+     * proposal times out). Messages between two members should arrive in the order sent.
      */
     void (*send)(void *data, raft_id to, const void *msg, size_t len);
 };
@@ -126,7 +127,7 @@ ET_NODISCARD int raft_node_propose(struct raft_node *n, struct raft_proposal *p)
 ET_NODISCARD int raft_node_read(struct raft_node *n, struct raft_read *r);
 
 /*
- * Hands the node a message from a peer (@msg[0..@len): raft_msg_encode's wire form, copied).
+ * Hands the node a message from a peer (@msg[0..@len): what the peer's cfg->send got; copied).
  * Returns 0 or -EAGAIN when the inbound queue is full (the message is dropped). Thread: any.
  */
 ET_NODISCARD int raft_node_receive(struct raft_node *n, const void *msg, size_t len);

@@ -42,12 +42,20 @@ static void t_send(void *data, raft_id to, const void *msg, size_t len)
     pthread_rwlock_unlock(&t_net);
 }
 
+struct t_prop {
+    struct raft_proposal p;
+    uint64_t v;
+    int err; /* atomic */
+};
+
 static void t_apply(void *data, raft_index index, raft_term term, const void *entry, size_t len,
                     struct raft_proposal *p)
 {
     struct t_member *m = data;
-    (void)index, (void)term, (void)p;
+    (void)index, (void)term;
     cr_assert_eq(len, 8);
+    if (p)
+        __atomic_store_n(&((struct t_prop *)p)->err, 1, __ATOMIC_RELEASE); /* 1: applied */
     pthread_mutex_lock(&m->mu);
     if (m->n == m->cap) {
         m->cap = m->cap ? 2 * m->cap : 256;
@@ -183,12 +191,6 @@ static void t_wait_count(raft_id id, size_t want)
                  want);
 }
 
-struct t_prop {
-    struct raft_proposal p;
-    uint64_t v;
-    int err; /* atomic */
-};
-
 static void t_done(struct raft_proposal *p, int err)
 {
     __atomic_store_n(&((struct t_prop *)p)->err, err, __ATOMIC_RELEASE);
@@ -236,6 +238,7 @@ Test(raft_cluster, three_members_elect_replicate_survive_a_leader_loss_and_catch
 {
     enum {
         FIRST = 200,
+        FORWARDED = 50,
         SECOND = 400
     };
     struct t_prop *props = et_calloc(FIRST + SECOND, sizeof(*props));
@@ -263,6 +266,16 @@ Test(raft_cluster, three_members_elect_replicate_survive_a_leader_loss_and_catch
     cr_assert_geq(st.applied, rd.r._index);
     cr_assert_geq(rd.r._index, FIRST, "the read index covers every earlier write");
 
+    /* Proposals made on a follower are forwarded to the leader and come back to it applied. */
+    struct t_prop *fwd = et_calloc(FORWARDED, sizeof(*fwd));
+    t_propose_range(follower, fwd, 0, FORWARDED);
+    for (raft_id id = 1; id <= T_N; id++)
+        t_wait_count(id, FIRST + FORWARDED);
+    for (size_t i = 0; i < FORWARDED; i++)
+        cr_assert_eq(__atomic_load_n(&fwd[i].err, __ATOMIC_ACQUIRE), 1,
+                     "forwarded proposal %zu applied with its proposal attached", i);
+    et_free(fwd);
+
     /* The leader goes; one of the others takes over and the log goes on. */
     t_stop(leader);
     raft_id next = t_wait_leader();
@@ -270,18 +283,18 @@ Test(raft_cluster, three_members_elect_replicate_survive_a_leader_loss_and_catch
     t_propose_range(next, props, FIRST, FIRST + SECOND);
     for (raft_id id = 1; id <= T_N; id++)
         if (id != leader)
-            t_wait_count(id, FIRST + SECOND);
+            t_wait_count(id, FIRST + FORWARDED + SECOND);
 
     /* The old leader comes back after the others compacted past its log: it catches up. */
     pthread_mutex_lock(&t_m[leader].mu);
     t_m[leader].loads = 0;
     pthread_mutex_unlock(&t_m[leader].mu);
     cr_assert_eq(t_start(leader, 100), 0);
-    t_wait_count(leader, FIRST + SECOND);
+    t_wait_count(leader, FIRST + FORWARDED + SECOND);
     pthread_mutex_lock(&t_m[leader].mu);
     int loads = t_m[leader].loads;
     pthread_mutex_unlock(&t_m[leader].mu);
     cr_assert_geq(loads, 2, "its own snapshot at start, then the leader's (%d)", loads);
-    t_same_log(leader, next, FIRST + SECOND);
+    t_same_log(leader, next, FIRST + FORWARDED + SECOND);
     et_free(props);
 }
