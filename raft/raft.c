@@ -187,8 +187,8 @@ int raft_new(const struct raft_config *cfg, struct raft **out)
             r->commit = raft__last_index(r); /* commit is knowledge; it can be learnt again */
         if (r->commit < r->snap.index)
             r->commit = r->snap.index; /* a snapshot only ever holds committed entries */
-        if (r->applied > r->commit)
-            r->applied = r->commit;
+        if (r->commit < r->applied)
+            r->commit = r->applied; /* what the state machine applied was committed */
         r->applied = rs->applied;
         r->persisted_hs = rs->hard_state;
     }

@@ -59,6 +59,15 @@
  * has applied (at least the snapshot index). Committed entries above .applied come back through
  * rd.committed.
  *
+ * A change of the commit index alone (term and vote unchanged) need not be made durable at
+ * once: commit is knowledge that the leader hands out again after a restart.
+ *
+ * LOG COMPACTION: when the state machine has applied index i, serialise it, call
+ * raft_compact(r, i, image, len), then store the image durably together with
+ * raft_get_snapshot_meta(r) (index, term and the configuration as of i, which is not always the
+ * latest configuration). The stored log entries up to i may then be deleted. A crash in between
+ * loses nothing: the log still holds those entries.
+ *
  * NEW MEMBERS: every member, including one added later by a configuration change, is created
  * with the cluster's bootstrap configuration (struct raft_config.bootstrap, the configuration at
  * index 0) unless it restarts from a snapshot; the log then replays every later change.
