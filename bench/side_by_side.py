@@ -310,7 +310,8 @@ def write_report(report_dir, results, workloads, names, info, args):
                         f"{fmt(x['sent_p99_us'] / 1e3, 2)})")
             rows.append(f"| {wl} | {n} | {fmt(x['ops_per_s'])} | {fmt(x['p50_us'] / 1e3, 2)} / "
                         f"{fmt(x['p99_us'] / 1e3, 2)}{sent} | {fmt(x['cpu_us'], 1)} | "
-                        f"{fmt(x['client_cpu_us'], 1)} | {fmt((x['rss_kb'] or 0) / 1024, 1)} | "
+                        f"{fmt(x['client_cpu_us'], 1)} | {fmt((x['rss_kb'] or 0) / 1024, 1)} / "
+                        f"{fmt(x['rss_peak_kb'] / 1024, 1)} | "
                         f"{x['errors']}{'/' + str(x['missed']) if wl.startswith('watch') else ''} |")
         if "etcetera" in s and "etcd" in s:
             rows.append(f"| {wl} | **ratio** | **{ratio_fmt(ratios.get('tput'))}** | p99 "
@@ -337,7 +338,7 @@ def write_report(report_dir, results, workloads, names, info, args):
           "sampled with the watchers parked.",
           "",
           "| workload | server | ops/s | p50 / p99 ms | server CPU us/op | client CPU us/op "
-          "| RSS MiB | errors (/missed) |",
+          "| RSS / peak MiB | errors (/missed) |",
           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"] + rows
     if target_rows:
         md += ["", "| workload | target | measured | |", "| --- | --- | ---: | --- |"] + target_rows
