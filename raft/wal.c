@@ -7,14 +7,20 @@
  *   - io_uring: IORING_OP_WRITE linked (IOSQE_IO_LINK) to IORING_OP_FSYNC with
  *     IORING_FSYNC_DATASYNC, one submit-and-wait per batch.
  * Measured with etcetera-walbench on this machine (ext4 on virtio, kernel 6.18, liburing 2.3,
- * 256-byte entries, zero-filled 64 MiB segments, 2 s per cell, disk shared with other work):
- *     raft_wal_sync()/s     pwrite+fdatasync   io_uring (write linked to fsync DATASYNC)
- *     batch of 1 entry      2632 .. 4711        653 .. 734
- *     batch of 64 entries   1412 .. 2059        731 .. 1629
- * io_uring was 1.3x to 6x slower: its fsync is punted to an io-wq kernel worker, which adds a
- * thread hand-off per batch, and the node's thread has nothing else to do while it waits. So the
- * default is pwrite+fdatasync; io_uring stays selectable (raft_wal_options.use_uring) for
- * machines where it measures better. The batching is what matters (bench table in the report).
+ * 256-byte entries, zero-filled 64 MiB segments; the disk and the 2 cores are shared with other
+ * work, load average 10-13, so single runs swing by 2x and more):
+ *     raft_wal_sync()/s              pwrite+fdatasync   io_uring (write linked to DATASYNC fsync)
+ *     quieter, single 2 s runs
+ *       batch of 1 entry             2632 .. 4711         653 .. 734
+ *       batch of 64 entries          1412 .. 2059         731 .. 1629
+ *     loaded, medians of 5 alternating 1 s rounds
+ *       batch of 1 entry             1361 .. 2484        1723 .. 2212
+ *       batch of 64 entries          1230 .. 1528        1387 .. 1608
+ * io_uring never won clearly: its fsync is punted to an io-wq kernel worker (a thread hand-off
+ * per batch), and the node's thread has nothing else to do while it waits. So the default is
+ * pwrite+fdatasync, the simpler path; io_uring stays selectable (raft_wal_options.use_uring,
+ * raft_node_config.wal_use_uring) for machines where it measures better. The batching is what
+ * matters: group commit gives 8-12x the appends/s of fsync-per-write at 64 proposers.
  *
  * Recovery state machine (scan_segment):
  *   read header ──ok──► check crc ──ok──► decode ──ok──► replay, next record
