@@ -253,6 +253,8 @@ void raft__step_append(struct raft *r, const struct raft_msg *m)
         if (e->index <= raft__last_index(r)) {
             if (raft__term(r, e->index) == e->term)
                 continue; /* already held (Log Matching) */
+            if (e->index <= r->commit)
+                return; /* would overwrite a committed entry: no correct leader sends this */
             raft__log_truncate(r, e->index);
         }
         raft__log_append(r, e->term, e->type, e->data, e->len);
@@ -307,7 +309,8 @@ void raft__step_append_resp(struct raft *r, const struct raft_msg *m)
         step_append_reject(r, pr, m);
         return;
     }
-    ET_ASSERT(m->index <= raft__last_index(r));
+    if (m->index > raft__last_index(r))
+        return; /* acknowledges entries we never had: not from a correct member of our term */
     bool updated = false;
     if (m->index > pr->match) {
         pr->match = m->index;
