@@ -245,6 +245,8 @@ struct raft_config {
     uint32_t max_inflight;      /* pipelining: AppendEntries in flight per follower (>= 1) */
     bool pre_vote;              /* thesis 9.6 */
     bool check_quorum;          /* thesis 6.2: leader steps down without quorum contact */
+    /* Enable at least one of the two: without them a member whose add entry was overwritten
+     * (it thinks it is a voter, the leader does not) disrupts elections forever (4.2.3). */
     const struct raft_restore *restore; /* NULL for a fresh member */
 };
 
