@@ -383,7 +383,7 @@ void api__admin_applied(struct api *a, const struct store_cmd *cmd)
             const char *name = a->members[i].name;
             if (strlen(name) == cmd->key_len - 16 &&
                 memcmp(name, cmd->key + 16, cmd->key_len - 16) == 0)
-                a->machines_written[i] = true;
+                __atomic_store_n(&a->machines_written[i], true, __ATOMIC_RELEASE);
         }
     }
 }

@@ -74,6 +74,14 @@ void api_attach(struct api *a, struct raft_node *node)
     __atomic_store_n(&a->node, node, __ATOMIC_RELEASE);
 }
 
+bool api_registered(struct api *a)
+{
+    for (size_t i = 0; i < a->member_count; i++)
+        if (a->members[i].id == a->cfg.id)
+            return __atomic_load_n(&a->machines_written[i], __ATOMIC_ACQUIRE);
+    return true;
+}
+
 void api_begin_shutdown(struct api *a)
 {
     __atomic_store_n(&a->stopping, true, __ATOMIC_RELEASE);

@@ -64,6 +64,8 @@ struct api *api_new(const struct api_config *cfg);
 struct store *api_store(struct api *a);
 /* Connects the api to the running node; requests are refused until this is called. */
 void api_attach(struct api *a, struct raft_node *node);
+/* True once this member's /_etcd/machines entry has been applied (the registry view is ready). */
+bool api_registered(struct api *a);
 /* Stops new proposals; in-flight ones still complete. Thread: main, before net_stop(). */
 void api_begin_shutdown(struct api *a);
 void api_free(struct api *a);

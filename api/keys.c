@@ -485,6 +485,34 @@ static bool on_event(struct store_watcher *w, struct store_event *ev, void *data
     return true;
 }
 
+/* Queues the history matches of a stream watcher from @from on; returns the first index the
+ * live hub must deliver. */
+static uint64_t stream_catch_up(struct api *a, struct api_watch *wt, uint64_t from)
+{
+    struct et_buf cause = ET_BUF_INIT;
+    uint64_t end = from - 1;
+
+    store_reader_online();
+    while (wt->queue_len < API_STREAM_QUEUE_MAX && from <= store_index(a->store)) {
+        struct store_event *ev = NULL;
+        uint64_t scanned = from - 1;
+        if (store_history_find(a->store, wt->key, wt->key_len, wt->w.recursive, from, &ev, &scanned,
+                               &cause) != 0)
+            break;
+        if (ev == NULL) {
+            end = scanned;
+            break;
+        }
+        wt->queue[(wt->queue_head + wt->queue_len) % API_STREAM_QUEUE_MAX] = ev;
+        wt->queue_len++;
+        end = ev->index;
+        from = ev->index + 1;
+    }
+    store_reader_offline();
+    et_buf_free(&cause);
+    return end + 1;
+}
+
 static void keys_watch(struct api *a, struct api_reactor *r, h2o_req_t *req,
                        const struct api_keys_params *p, const char *key, size_t key_len)
 {
@@ -550,10 +578,17 @@ static void keys_watch(struct api *a, struct api_reactor *r, h2o_req_t *req,
         store_event_unref(hist);
         return;
     }
+    uint64_t live_from = start > scanned + 1 ? start : scanned + 1;
+    wt->w.recursive = p->recursive;
+    if (hist) {
+        /* Deviation Q4 (DESIGN.md): a stream whose first event comes from the history keeps
+         * going: every later match still in the history is queued, then live events follow. */
+        live_from = stream_catch_up(a, wt, hist->index + 1);
+    }
     wt->w.key = wt->key;
     wt->w.key_len = key_len;
     wt->w.recursive = p->recursive;
-    wt->w.start_index = hist ? hist->index + 1 : (start > scanned + 1 ? start : scanned + 1);
+    wt->w.start_index = live_from;
     wt->w.fn = on_event;
     wt->w.data = wt;
     store_hub_add(r->hub, &wt->w);

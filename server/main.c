@@ -19,6 +19,7 @@
 
 #include "api/api.h"
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "net/net.h"
@@ -286,6 +287,13 @@ int main(int argc, char **argv, char **envp)
         return 1;
     }
     api_attach(api, node);
+    if (s.member_count == 1) {
+        /* A cluster of one elects itself at once; wait for that and for its registry entry so
+         * that the first client request already sees a leader and /_etcd/machines. */
+        int64_t deadline = et_mono_ns() + 5 * ET_NS_PER_SEC;
+        while (!api_registered(api) && et_mono_ns() < deadline)
+            usleep(2000);
+    }
 
     struct net_config nc = {
         .listeners = s.listeners,
