@@ -364,7 +364,6 @@ struct sim {
     uint64_t next_ctx;
     raft_id next_id;
     uint64_t proposals, heal_proposals_applied, reads_ok, crashes, snapshots_sent, elections;
-    raft_index first_heal_proposal; /* smallest index proposed after the heal */
 };
 
 static struct sim *S;
@@ -548,8 +547,8 @@ static void apply_entry(struct node *n, const struct raft_entry *e)
         g_applied_term[e->index] = e->term;
         if (e->index > g_applied_max)
             g_applied_max = e->index;
-        if (e->index >= S->first_heal_proposal && e->type == RAFT_ENTRY_NORMAL)
-            S->heal_proposals_applied++;
+        if (e->type == RAFT_ENTRY_NORMAL && e->len && ((const char *)e->data)[0] == 'h')
+            S->heal_proposals_applied++; /* proposed after the heal (see client_propose()) */
         struct raft_conf_change cc;
         if (e->type == RAFT_ENTRY_CONF_CHANGE &&
             raft_conf_change_decode(e->data, e->len, &cc) == 0 && cc.type == RAFT_CC_REMOVE)
@@ -783,14 +782,14 @@ static void client_propose(void)
     if (!n)
         return;
     char buf[48];
-    size_t len = (size_t)snprintf(buf, sizeof(buf), "p%" PRIu64 ":", S->proposals);
+    /* 'h': proposed after the heal, the proposals liveness waits for */
+    size_t len = (size_t)snprintf(buf, sizeof(buf), "%c%" PRIu64 ":",
+                                  g_now >= S->heal_at ? 'h' : 'p', S->proposals);
     size_t pad = rnd_below(sizeof(buf) - len);
     memset(buf + len, 'x', pad);
     raft_index index;
     if (raft_propose(n->r, buf, len + pad, &index, NULL) == 0) {
         S->proposals++;
-        if (g_now >= S->heal_at && S->first_heal_proposal == UINT64_MAX)
-            S->first_heal_proposal = index;
         TRACE("n%" PRIu64 " propose index %" PRIu64, n->id, index);
     }
 }
@@ -987,7 +986,7 @@ static bool live(char *why, size_t why_len)
     }
     struct raft_info in;
     raft_get_info(l->r, &in);
-    if (S->first_heal_proposal == UINT64_MAX || in.commit < S->first_heal_proposal) {
+    if (S->heal_proposals_applied == 0) {
         snprintf(why, why_len,
                  "no proposal made after the heal committed (leader n%" PRIu64 " commit %" PRIu64
                  ")",
@@ -1025,7 +1024,6 @@ static void run(uint64_t seed, struct totals *t)
     choose_options(&S->o);
     S->next_id = (raft_id)S->o.voters + 1;
     S->heal_at = UINT64_MAX;
-    S->first_heal_proposal = UINT64_MAX;
     TRACE("seed %" PRIu64 ": %d voters, drop %.3f dup %.3f delay<=%ums pre_vote=%d "
           "check_quorum=%d inflight=%u batch=%u",
           seed, S->o.voters, S->o.drop, S->o.dup, S->o.delay_max_ms, S->o.cfg.pre_vote,
