@@ -141,9 +141,15 @@ class _Pool:
         return members
 
     def cleanup(self):
+        errors = []
         for s in self.servers:
-            s.cleanup()
+            try:
+                s.cleanup()
+            except itestlib.ServerError as e:
+                errors.append(str(e))
         self.servers = []
+        if errors:
+            raise itestlib.ServerError("\n".join(errors))
 
 
 @pytest.fixture(scope="module")

@@ -179,11 +179,33 @@ class ServerProc:
         return self.start(timeout)
 
     def cleanup(self):
+        """Stops the server (SIGTERM first, so that sanitizer builds run their
+        leak check), removes its directory, and raises ServerError if the log
+        holds a sanitizer report."""
+        findings = ""
         try:
+            self.stop(signal.SIGTERM, timeout=10)
             self.kill()
+            findings = self.sanitizer_report()
         finally:
             if self.own_workdir:
                 shutil.rmtree(self.workdir, ignore_errors=True)
+        if findings:
+            raise ServerError("sanitizer report in the server log:\n" + findings)
+
+    SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                         "WARNING: ThreadSanitizer", "runtime error:")
+
+    def sanitizer_report(self, lines=60):
+        try:
+            with open(self.logfile, "rb") as f:
+                text = f.read().decode("utf-8", "replace").splitlines()
+        except OSError:
+            return ""
+        for n, line in enumerate(text):
+            if any(m in line for m in self.SANITIZER_MARKERS):
+                return "\n".join(text[n:n + lines])
+        return ""
 
     def log_tail(self, lines=40):
         try:
