@@ -39,7 +39,9 @@ def free_port():
             port = s.getsockname()[1]
         finally:
             s.close()
-        if port not in _used_ports:
+        # 42379-42999 belongs to the conformance harness (v2diff.py), which may
+        # run at the same time and picks its ports there.
+        if port not in _used_ports and not 42379 <= port <= 42999:
             _used_ports.add(port)
             return port
     raise RuntimeError("no free port found")
@@ -132,7 +134,7 @@ class ServerProc:
                 r = request(self, "GET", "/version", timeout=2)
                 if r.status == 200:
                     h = request(self, "GET", "/health", timeout=3)
-                    if h.status == 200 and b'"true"' in h.body:
+                    if h.status == 200 and b'"true"' in h.body and self._is_us():
                         return
                     last = "health %s %r" % (h.status, h.body[:80])
                 else:
@@ -142,6 +144,19 @@ class ServerProc:
             time.sleep(0.05)
         raise ServerError("server not ready after %.0fs (last: %s)\n%s" % (
             timeout, last, self.log_tail()))
+
+    def _is_us(self):
+        """True when the member answering on our port is this process (a port
+        taken by someone else would make another server answer)."""
+        r = request(self, "GET", "/v2/members", timeout=3)
+        if r.status != 200:
+            return False
+        names = [m.get("name") for m in r.json().get("members", [])
+                 if self.url in (m.get("clientURLs") or [])]
+        if names != [self.name]:
+            raise ServerError("another server answers on %s (members: %s)\n%s" % (
+                self.url, r.text.strip(), self.log_tail()))
+        return self.running()
 
     def _signal_group(self, sig):
         # The group is signalled only while its leader is our unreaped child,
