@@ -54,6 +54,7 @@ struct api *api_new(const struct api_config *cfg)
     a->machines_written = et_calloc(cfg->member_count + 1, sizeof(bool));
     a->machines_proposed = et_calloc(cfg->member_count + 1, sizeof(bool));
     api__admin_init(a);
+    api__auth_init(a);
     a->reactor_count = cfg->reactor_count;
     struct store_config sc = { .history_max = cfg->history_max ? cfg->history_max : 1000 };
     a->store = store_new(&sc);
@@ -103,6 +104,7 @@ void api_free(struct api *a)
         et_buf_free(&a->sweep->entry);
     et_free(a->sweep);
     store_free(a->store);
+    api__auth_free(a);
     et_free((char *)a->cfg.name);
     if (api__global == a)
         api__global = NULL;
@@ -197,7 +199,8 @@ static int route(struct api *a, h2o_req_t *req, bool peer)
             api__keys(a, req);
         break;
     case API_PATH_NOT_FOUND:
-        api__cluster(a, req, peer);
+        if (peer || !api__auth_route(a, req))
+            api__cluster(a, req, peer);
         break;
     }
     et_buf_free(&location);

@@ -60,6 +60,8 @@ struct api {
     bool *machines_written;  /* per member: /_etcd/machines/<name> applied (Raft thread) */
     bool *machines_proposed; /* per member: the leader proposed it */
 
+    struct api_auth *auth; /* v2 auth state (api/auth_http.c) */
+
     /* Membership (fixed at start until the multi-member cluster changes it). */
     struct api_member *members;
     size_t member_count;
@@ -136,6 +138,21 @@ void api__admin_applied(struct api *a, const struct store_cmd *cmd);
 void api__admin_tick(struct api *a);
 bool api__is_internal_proposal(struct raft_proposal *p);
 void api__internal_applied(struct raft_proposal *p);
+
+/* auth_http.c: v2 auth (spec/auth.md) */
+void api__auth_init(struct api *a);
+void api__auth_free(struct api *a);
+/* Answers /v2/auth/... and refuses member changes without root; false: not handled. */
+bool api__auth_route(struct api *a, h2o_req_t *req);
+/* The permission check of a /v2/keys request; false: 401 already sent. */
+bool api__auth_keys(struct api *a, h2o_req_t *req, const char *key, size_t key_len,
+                    bool recursive);
+/* Raft thread: applies @entry when it is an auth command (true), else returns false. */
+bool api__auth_apply(struct api *a, const void *entry, size_t len, struct raft_proposal *p);
+/* Snapshot section in front of the store's (nothing while auth holds no state). */
+void api__auth_snapshot_save(struct api *a, struct et_buf *out);
+/* Loads the auth section at @p if there is one (*used = its size), else clears the state. */
+int api__auth_snapshot_load(struct api *a, const void *p, size_t len, size_t *used);
 
 /* cluster.c */
 int api__cluster(struct api *a, h2o_req_t *req, bool peer);

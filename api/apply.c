@@ -55,6 +55,8 @@ void api_raft_apply(void *data, raft_index index, raft_term term, const void *en
     struct store_result res = { 0 };
     struct api_write *w = NULL;
 
+    if (api__auth_apply(a, entry, len, p))
+        return;
     if (p && a->sweep && p == &a->sweep->proposal) {
         a->sweep_in_flight = false;
         p = NULL;
@@ -173,6 +175,7 @@ void api_raft_snapshot_save(void *data, void **out, size_t *len)
 {
     struct api *a = data;
     struct et_buf b = ET_BUF_INIT;
+    api__auth_snapshot_save(a, &b); /* the auth section, if any, goes first */
     store_snapshot_save(a->store, &b);
     *out = b.data;
     *len = b.len;
@@ -181,5 +184,9 @@ void api_raft_snapshot_save(void *data, void **out, size_t *len)
 int api_raft_snapshot_load(void *data, const void *p, size_t len)
 {
     struct api *a = data;
-    return store_snapshot_load(a->store, p, len);
+    size_t skip = 0;
+    int rc = api__auth_snapshot_load(a, p, len, &skip);
+    if (rc)
+        return rc;
+    return store_snapshot_load(a->store, (const char *)p + skip, len - skip);
 }

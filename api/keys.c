@@ -672,6 +672,8 @@ int api__keys(struct api *a, h2o_req_t *req)
         api__send_v2_error(a, req, err, cause.data, cause.len, 0);
         goto out;
     }
+    if (!api__auth_keys(a, req, key.data, key.len, p.recursive))
+        goto out;
     if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) {
         if (p.wait && !p.quorum)
             keys_watch(a, r, req, &p, key.data, key.len);

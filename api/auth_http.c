@@ -1,0 +1,677 @@
+/*
+ * api/auth_http.c - the /v2/auth endpoints, the permission checks etcd 3.4 applies to
+ * /v2/keys and to member changes, and the replication of the auth state (spec/auth.md).
+ *
+ *   GET/PUT/DELETE /v2/auth/enable           status / enable / disable
+ *   GET            /v2/auth/users[/]         every user with its roles
+ *   GET/PUT/DELETE /v2/auth/users/<name>
+ *   GET            /v2/auth/roles[/]         every role, root included
+ *   GET/PUT/DELETE /v2/auth/roles/<name>
+ *
+ * Replication: a PUT or DELETE becomes an auth command (api/auth.h) proposed through Raft as an
+ * entry of its own kind (AUTH_CMD_MAGIC: never a store command); every member applies it to its
+ * auth state on the Raft thread (api__auth_apply) and the member that proposed it answers the
+ * client with the result computed there. Snapshots carry the state in front of the store's
+ * (api__auth_snapshot_save/load), so it survives restarts and reaches new members. The state is
+ * kept out of the key space on purpose: nothing a client can read or watch through /v2/keys
+ * (listings, waitIndex history scans of "/") can reach a password hash.
+ *
+ * Passwords: bcrypt through libxcrypt's crypt(3) ("$2b$", cost 10 as etcd's v2 auth). Checking
+ * a bcrypt hash costs tens of milliseconds, which etcd pays on every authenticated request; a
+ * reactor cannot, so a successful check is remembered as SHA-256(hash || password) in a small
+ * cache (a new hash after a password change never matches an old entry). Hashing a new password
+ * still runs on the reactor (admin requests only).
+ *
+ * Threads: handlers and checks run on reactors under the read side of @lock; the Raft thread
+ * takes the write side to apply commands and snapshots. @enabled mirrors st.enabled so that
+ * requests pay nothing while auth is off.
+ */
+#include <crypt.h>
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "api/api_int.h"
+#include "api/auth.h"
+#include "api/params.h"
+#include "core/alloc.h"
+#include "core/ecode.h"
+#include "core/json.h"
+#include "core/log.h"
+
+#define AUTH_BCRYPT_COST 10
+#define AUTH_CACHE_MAX   64 /* remembered successful password checks */
+
+struct api_auth {
+    pthread_rwlock_t lock;
+    struct auth_state st; /* under @lock; written by the Raft thread only */
+    bool enabled;         /* atomic mirror of st.enabled */
+    pthread_mutex_t cache_lock;
+    unsigned char cache[AUTH_CACHE_MAX][32]; /* SHA-256(hash || 0 || password) */
+    bool cache_used[AUTH_CACHE_MAX];
+    unsigned cache_next;
+};
+
+void api__auth_init(struct api *a)
+{
+    struct api_auth *au = et_calloc(1, sizeof(*au));
+    ET_ASSERT(pthread_rwlock_init(&au->lock, NULL) == 0);
+    ET_ASSERT(pthread_mutex_init(&au->cache_lock, NULL) == 0);
+    auth_state_init(&au->st);
+    a->auth = au;
+}
+
+void api__auth_free(struct api *a)
+{
+    struct api_auth *au = a->auth;
+    if (au == NULL)
+        return;
+    auth_state_free(&au->st);
+    pthread_rwlock_destroy(&au->lock);
+    pthread_mutex_destroy(&au->cache_lock);
+    et_free(au);
+    a->auth = NULL;
+}
+
+static bool auth_on(struct api *a)
+{
+    return __atomic_load_n(&a->auth->enabled, __ATOMIC_ACQUIRE);
+}
+
+/* ---- passwords ------------------------------------------------------------------------------ */
+
+static void cache_digest(const char *hash, const char *password, unsigned char out[32])
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned int n = 0;
+    ET_ASSERT(ctx != NULL);
+    ET_ASSERT(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1);
+    EVP_DigestUpdate(ctx, hash, strlen(hash) + 1);
+    EVP_DigestUpdate(ctx, password, strlen(password));
+    ET_ASSERT(EVP_DigestFinal_ex(ctx, out, &n) == 1 && n == 32);
+    EVP_MD_CTX_free(ctx);
+}
+
+/* Returns a new crypt(3) bcrypt hash of @password, or NULL (logged) when hashing fails. */
+static char *password_hash(const char *password)
+{
+    char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+    if (crypt_gensalt_rn("$2b$", AUTH_BCRYPT_COST, NULL, 0, setting, sizeof(setting)) == NULL) {
+        et_error("auth: crypt_gensalt failed: %s", strerror(errno));
+        return NULL;
+    }
+    struct crypt_data *cd = et_calloc(1, sizeof(*cd));
+    char *h = crypt_rn(password, setting, cd, (int)sizeof(*cd));
+    char *out = h && h[0] != '*' ? et_strdup(h) : NULL;
+    if (out == NULL)
+        et_error("auth: bcrypt hashing failed");
+    explicit_bzero(cd, sizeof(*cd));
+    et_free(cd);
+    return out;
+}
+
+/* True when @password is the password of user @name (as the state is now). */
+static bool password_ok(struct api_auth *au, const char *name, const char *password)
+{
+    char *hash = NULL;
+    pthread_rwlock_rdlock(&au->lock);
+    const struct auth_user *u = auth_user_find(&au->st, name, strlen(name));
+    if (u && u->hash[0])
+        hash = et_strdup(u->hash);
+    pthread_rwlock_unlock(&au->lock);
+    if (hash == NULL)
+        return false;
+
+    unsigned char d[32];
+    bool ok = false;
+    cache_digest(hash, password, d);
+    pthread_mutex_lock(&au->cache_lock);
+    for (unsigned i = 0; i < AUTH_CACHE_MAX && !ok; i++)
+        ok = au->cache_used[i] && memcmp(au->cache[i], d, 32) == 0;
+    pthread_mutex_unlock(&au->cache_lock);
+    if (!ok) {
+        /* the slow check runs without the state lock, so the Raft thread never waits for it */
+        struct crypt_data *cd = et_calloc(1, sizeof(*cd));
+        const char *h = crypt_rn(password, hash, cd, (int)sizeof(*cd));
+        size_t n = strlen(hash);
+        ok = h != NULL && strlen(h) == n && CRYPTO_memcmp(h, hash, n) == 0;
+        explicit_bzero(cd, sizeof(*cd));
+        et_free(cd);
+        if (ok) {
+            pthread_mutex_lock(&au->cache_lock);
+            memcpy(au->cache[au->cache_next], d, 32);
+            au->cache_used[au->cache_next] = true;
+            au->cache_next = (au->cache_next + 1) % AUTH_CACHE_MAX;
+            pthread_mutex_unlock(&au->cache_lock);
+        }
+    }
+    explicit_bzero(d, sizeof(d));
+    et_free(hash);
+    return ok;
+}
+
+/* ---- who is asking -------------------------------------------------------------------------- */
+
+/* The Authorization header's value (NULL when absent or empty: Go's Header.Get == ""). */
+static const h2o_iovec_t *authorization(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    if (i < 0 || req->headers.entries[i].value.len == 0)
+        return NULL;
+    return &req->headers.entries[i].value;
+}
+
+/* Basic credentials that name a user and carry its password; returns the name (new) or NULL. */
+static char *authenticate(struct api *a, const h2o_iovec_t *hdr)
+{
+    char *user = NULL, *password = NULL;
+    if (auth_basic_parse(hdr->base, hdr->len, &user, &password) != 0)
+        return NULL;
+    bool ok = password_ok(a->auth, user, password);
+    explicit_bzero(password, strlen(password));
+    et_free(password);
+    if (!ok) {
+        et_free(user);
+        return NULL;
+    }
+    return user;
+}
+
+/* hasRootAccess: auth off, or Basic credentials of a user holding the root role. */
+static bool root_access(struct api *a, h2o_req_t *req)
+{
+    if (!auth_on(a))
+        return true;
+    const h2o_iovec_t *hdr = authorization(req);
+    char *name = hdr ? authenticate(a, hdr) : NULL;
+    if (name == NULL)
+        return false;
+    struct api_auth *au = a->auth;
+    pthread_rwlock_rdlock(&au->lock);
+    const struct auth_user *u = auth_user_find(&au->st, name, strlen(name));
+    bool ok = !au->st.enabled || (u && auth_user_is_root(u));
+    pthread_rwlock_unlock(&au->lock);
+    et_free(name);
+    return ok;
+}
+
+static void send_no_auth(h2o_req_t *req)
+{
+    api__send_message(req, 401, "Insufficient credentials", false, false);
+}
+
+/* ---- /v2/keys ------------------------------------------------------------------------------- */
+
+/* The key etcd checks: the decoded path after /v2/keys with its trailing slash (spec 3.1). */
+static void raw_key(h2o_req_t *req, const char *key, size_t key_len, struct et_buf *out)
+{
+    size_t n = req->input.query_at != SIZE_MAX ? req->input.query_at : req->input.path.len;
+    const char *p = req->input.path.base;
+    bool slash = (n >= 1 && p[n - 1] == '/') ||
+                 (n >= 3 && p[n - 3] == '%' && p[n - 2] == '2' && (p[n - 1] | 0x20) == 'f');
+    if (key_len == 1 && key[0] == '/') {
+        if (slash)
+            et_buf_append_char(out, '/');
+        return;
+    }
+    et_buf_append(out, key, key_len);
+    if (slash)
+        et_buf_append_char(out, '/');
+}
+
+bool api__auth_keys(struct api *a, h2o_req_t *req, const char *key, size_t key_len, bool recursive)
+{
+    if (!auth_on(a))
+        return true;
+    struct api_auth *au = a->auth;
+    struct et_buf k = ET_BUF_INIT;
+    bool write = !api__method_is(req, "GET") && !api__method_is(req, "HEAD");
+    const h2o_iovec_t *hdr = authorization(req);
+    char *name = NULL;
+    bool ok = false;
+
+    raw_key(req, key, key_len, &k);
+    if (hdr && (name = authenticate(a, hdr)) == NULL)
+        goto out; /* bad credentials never fall back to the guest role */
+    pthread_rwlock_rdlock(&au->lock);
+    const struct auth_user *u = name ? auth_user_find(&au->st, name, strlen(name)) : NULL;
+    if (name == NULL || u != NULL)
+        ok = auth_key_allowed(&au->st, u, k.data ? k.data : "", k.len, recursive, write);
+    pthread_rwlock_unlock(&au->lock);
+out:
+    if (!ok) {
+        static const char cause[] = "Insufficient credentials";
+        api__send_v2_error(a, req, ET_E_UNAUTHORIZED, cause, sizeof(cause) - 1, 0);
+    }
+    et_free(name);
+    et_buf_free(&k);
+    return ok;
+}
+
+/* ---- proposals ------------------------------------------------------------------------------ */
+
+struct auth_prop {
+    struct raft_proposal proposal;
+    struct et_msg msg;
+    struct api *api;
+    struct api_reactor *reactor;
+    h2o_req_t *req; /* NULL once the request went away */
+    struct api_guard *guard;
+    struct et_buf entry;
+    struct et_buf body; /* the answer (JSON) or the error message */
+    int status;
+    int err; /* 0 or the node's negative errno */
+};
+
+static void send_json(struct api *a, h2o_req_t *req, int status, const char *body, size_t len)
+{
+    char *copy = h2o_mem_alloc_pool(&req->pool, len ? len : 1);
+    if (len)
+        memcpy(copy, body, len);
+    api__cors(req);
+    api__header(req, "X-Etcd-Cluster-Id", a->cluster_hex, strlen(a->cluster_hex));
+    api__send(req, status, "application/json", copy, len);
+}
+
+static void prop_free(struct auth_prop *ap)
+{
+    et_buf_free(&ap->entry);
+    et_buf_free(&ap->body);
+    et_free(ap);
+}
+
+/* Reactor: answer the client with what the Raft thread produced. */
+static void prop_complete(struct et_msg *m)
+{
+    struct auth_prop *ap = (struct auth_prop *)((char *)m - offsetof(struct auth_prop, msg));
+    h2o_req_t *req = ap->req;
+    if (req) {
+        ap->guard->ptr = NULL; /* the request is alive, so is its guard */
+        if (ap->err) {
+            const char *msg = ap->err == -ETIMEDOUT ? "etcdserver: request timed out"
+                                                    : "etcdserver: server stopped";
+            api__send_message(req, 500, msg, false, true);
+        } else if (ap->status >= 400) {
+            api__send_message(req, ap->status, ap->body.data ? ap->body.data : "", false, true);
+        } else {
+            send_json(ap->api, req, ap->status, ap->body.data, ap->body.len);
+        }
+    }
+    prop_free(ap);
+}
+
+static void prop_post(struct auth_prop *ap)
+{
+    ap->msg.fn = prop_complete;
+    if (ap->reactor->handle)
+        ap->api->cfg.host.post(ap->reactor->handle, &ap->msg);
+    else
+        prop_complete(&ap->msg); /* no reactor running: no client to answer */
+}
+
+/* Raft thread: the proposal was not committed. */
+static void prop_failed(struct raft_proposal *p, int err)
+{
+    struct auth_prop *ap = (struct auth_prop *)p;
+    ap->err = err ? err : -ECANCELED;
+    prop_post(ap);
+}
+
+static void propose(struct api *a, h2o_req_t *req, const struct auth_cmd *c)
+{
+    struct auth_prop *ap = et_calloc(1, sizeof(*ap));
+    ap->api = a;
+    ap->reactor = api__reactor(a);
+    ap->req = req;
+    auth_cmd_encode(c, &ap->entry);
+    ap->proposal =
+        (struct raft_proposal){ .data = ap->entry.data, .len = ap->entry.len, .done = prop_failed };
+    ap->guard = api__guard(req, (void **)&ap->req);
+    if (__atomic_load_n(&a->stopping, __ATOMIC_ACQUIRE) ||
+        raft_node_propose(a->node, &ap->proposal) != 0) {
+        ap->err = -ECANCELED;
+        prop_complete(&ap->msg);
+    }
+}
+
+bool api__auth_apply(struct api *a, const void *entry, size_t len, struct raft_proposal *p)
+{
+    if (len < AUTH_CMD_MAGIC_LEN || memcmp(entry, AUTH_CMD_MAGIC, AUTH_CMD_MAGIC_LEN) != 0)
+        return false;
+    struct api_auth *au = a->auth;
+    struct auth_prop *ap = p && p->done == prop_failed ? (struct auth_prop *)p : NULL;
+    struct auth_cmd c;
+    struct et_buf body = ET_BUF_INIT;
+    int status;
+
+    if (auth_cmd_decode(entry, len, &c) != 0) {
+        et_error("apply: a malformed auth command (%zu bytes) was skipped", len);
+        status = 500;
+        et_buf_append_str(&body, "auth: malformed command");
+    } else {
+        pthread_rwlock_wrlock(&au->lock);
+        status = auth_apply(&au->st, &c, &body);
+        __atomic_store_n(&au->enabled, au->st.enabled, __ATOMIC_RELEASE);
+        pthread_rwlock_unlock(&au->lock);
+        auth_cmd_free(&c);
+    }
+    if (ap) {
+        ap->status = status;
+        ap->body = body;
+        prop_post(ap);
+    } else {
+        et_buf_free(&body);
+    }
+    return true;
+}
+
+/* ---- snapshots ------------------------------------------------------------------------------ */
+
+void api__auth_snapshot_save(struct api *a, struct et_buf *out)
+{
+    struct api_auth *au = a->auth;
+    pthread_rwlock_rdlock(&au->lock);
+    if (!auth_state_empty(&au->st))
+        auth_state_encode(&au->st, out);
+    pthread_rwlock_unlock(&au->lock);
+}
+
+int api__auth_snapshot_load(struct api *a, const void *p, size_t len, size_t *used)
+{
+    struct api_auth *au = a->auth;
+    int rc = 0;
+    *used = 0;
+    pthread_rwlock_wrlock(&au->lock);
+    if (len >= AUTH_SNAP_MAGIC_LEN && memcmp(p, AUTH_SNAP_MAGIC, AUTH_SNAP_MAGIC_LEN) == 0)
+        rc = auth_state_decode(&au->st, p, len, used);
+    else
+        auth_state_free(&au->st); /* a snapshot without auth state: nothing configured */
+    __atomic_store_n(&au->enabled, au->st.enabled, __ATOMIC_RELEASE);
+    pthread_rwlock_unlock(&au->lock);
+    return rc;
+}
+
+/* ---- the endpoints -------------------------------------------------------------------------- */
+
+static bool allow(h2o_req_t *req, bool put_delete)
+{
+    if (api__method_is(req, "GET") ||
+        (put_delete && (api__method_is(req, "PUT") || api__method_is(req, "DELETE"))))
+        return true;
+    api__send_405(req, put_delete ? "GET,PUT,DELETE" : "GET");
+    return false;
+}
+
+static void enable_disable(struct api *a, h2o_req_t *req)
+{
+    if (!allow(req, true))
+        return;
+    if (!api__method_is(req, "GET") && !root_access(a, req)) {
+        send_no_auth(req);
+        return;
+    }
+    if (api__method_is(req, "GET")) {
+        const char *body = auth_on(a) ? "{\"enabled\":true}\n" : "{\"enabled\":false}\n";
+        send_json(a, req, 200, body, strlen(body));
+        return;
+    }
+    struct auth_cmd c = { .op = api__method_is(req, "PUT") ? AUTH_OP_ENABLE : AUTH_OP_DISABLE,
+                          .name = (char *)"",
+                          .hash = (char *)"" };
+    propose(a, req, &c);
+}
+
+static void list_all(struct api *a, h2o_req_t *req, bool users)
+{
+    struct et_buf b = ET_BUF_INIT;
+    if (!allow(req, false))
+        return;
+    if (!root_access(a, req)) {
+        send_no_auth(req);
+        return;
+    }
+    pthread_rwlock_rdlock(&a->auth->lock);
+    if (users)
+        auth_users_json(&a->auth->st, &b);
+    else
+        auth_roles_json(&a->auth->st, &b);
+    pthread_rwlock_unlock(&a->auth->lock);
+    send_json(a, req, 200, b.data, b.len);
+    et_buf_free(&b);
+}
+
+static const char *body_of(h2o_req_t *req, size_t *len)
+{
+    *len = req->entity.base ? req->entity.len : 0;
+    return req->entity.base ? req->entity.base : "";
+}
+
+static void user_get(struct api *a, h2o_req_t *req, const char *name)
+{
+    struct et_buf b = ET_BUF_INIT;
+    int rc;
+    pthread_rwlock_rdlock(&a->auth->lock);
+    const struct auth_user *u = auth_user_find(&a->auth->st, name, strlen(name));
+    if (u == NULL) {
+        et_buf_printf(&b, "auth: User %s does not exist.", name);
+        rc = 404;
+    } else {
+        rc = auth_user_json(&a->auth->st, u, &b);
+    }
+    pthread_rwlock_unlock(&a->auth->lock);
+    if (rc)
+        api__send_message(req, rc, b.data, false, true);
+    else
+        send_json(a, req, 200, b.data, b.len);
+    et_buf_free(&b);
+}
+
+static void user_put(struct api *a, h2o_req_t *req, const char *name)
+{
+    struct auth_user_req r;
+    struct auth_cmd c = { .name = (char *)name };
+    size_t len;
+    const char *body = body_of(req, &len);
+
+    if (auth_user_req_parse(body, len, &r) != 0) {
+        api__send_message(req, 400, "Invalid JSON in request body.", false, true);
+        goto out;
+    }
+    if (strcmp(r.user, name) != 0) {
+        api__send_message(req, 400, "User JSON name does not match the name in the URL", false,
+                          true);
+        goto out;
+    }
+    if (r.grant.n == 0 && r.revoke.n == 0) {
+        c.op = r.roles.n ? AUTH_OP_USER_CREATE : AUTH_OP_USER_PUT;
+    } else if (r.roles.n) {
+        api__send_message(req, 400, "User JSON contains both roles and grant/revoke", false, true);
+        goto out;
+    } else {
+        c.op = AUTH_OP_USER_UPDATE;
+    }
+    c.hash = r.password[0] ? password_hash(r.password) : et_strdup("");
+    if (c.hash == NULL) {
+        api__send_message(req, 500, "auth: cannot hash the password", false, true);
+        goto out;
+    }
+    c.roles = r.roles;
+    c.grant = r.grant;
+    c.revoke = r.revoke;
+    propose(a, req, &c);
+    et_free(c.hash);
+out:
+    explicit_bzero(r.password, strlen(r.password));
+    auth_user_req_free(&r);
+}
+
+static void role_get(struct api *a, h2o_req_t *req, const char *name)
+{
+    struct et_buf b = ET_BUF_INIT;
+    bool root = strcmp(name, AUTH_ROOT_ROLE) == 0;
+    pthread_rwlock_rdlock(&a->auth->lock);
+    const struct auth_role *r = root ? NULL : auth_role_find(&a->auth->st, name, strlen(name));
+    if (root || r)
+        auth_role_json(r, &b);
+    pthread_rwlock_unlock(&a->auth->lock);
+    if (b.len) {
+        et_buf_append_char(&b, '\n');
+        send_json(a, req, 200, b.data, b.len);
+    } else {
+        et_buf_printf(&b, "auth: Role %s does not exist.", name);
+        api__send_message(req, 404, b.data, false, true);
+    }
+    et_buf_free(&b);
+}
+
+static void role_put(struct api *a, h2o_req_t *req, const char *name)
+{
+    struct auth_role_req r;
+    struct auth_cmd c = { .name = (char *)name, .hash = (char *)"" };
+    size_t len;
+    const char *body = body_of(req, &len);
+
+    if (auth_role_req_parse(body, len, &r) != 0) {
+        api__send_message(req, 400, "Invalid JSON in request body.", false, true);
+        goto out;
+    }
+    if (strcmp(r.role, name) != 0) {
+        api__send_message(req, 400, "Role JSON name does not match the name in the URL", false,
+                          true);
+        goto out;
+    }
+    /* Permissions.IsEmpty: a nil pointer or no patterns at all */
+    bool grant_empty = !r.has_grant || (r.grant_read.n == 0 && r.grant_write.n == 0);
+    bool revoke_empty = !r.has_revoke || (r.revoke_read.n == 0 && r.revoke_write.n == 0);
+    if (grant_empty && revoke_empty) {
+        c.op = AUTH_OP_ROLE_CREATE;
+        c.read = r.read;
+        c.write = r.write;
+    } else if (r.read.n || r.write.n) {
+        api__send_message(req, 400, "Role JSON contains both permissions and grant/revoke", false,
+                          true);
+        goto out;
+    } else {
+        c.op = AUTH_OP_ROLE_UPDATE;
+        c.has_grant = r.has_grant;
+        c.has_revoke = r.has_revoke;
+        c.grant_read = r.grant_read;
+        c.grant_write = r.grant_write;
+        c.revoke_read = r.revoke_read;
+        c.revoke_write = r.revoke_write;
+    }
+    propose(a, req, &c);
+out:
+    auth_role_req_free(&r);
+}
+
+static void one(struct api *a, h2o_req_t *req, bool users, const char *name)
+{
+    if (!allow(req, true))
+        return;
+    if (!root_access(a, req)) {
+        send_no_auth(req);
+        return;
+    }
+    if (api__method_is(req, "GET")) {
+        if (users)
+            user_get(a, req, name);
+        else
+            role_get(a, req, name);
+    } else if (api__method_is(req, "PUT")) {
+        if (users)
+            user_put(a, req, name);
+        else
+            role_put(a, req, name);
+    } else {
+        struct auth_cmd c = { .op = users ? AUTH_OP_USER_DELETE : AUTH_OP_ROLE_DELETE,
+                              .name = (char *)name,
+                              .hash = (char *)"" };
+        propose(a, req, &c);
+    }
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)(c | 0x20);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Percent-decodes the path part of @req (route() already refused bad escapes). */
+static void decoded_path(h2o_req_t *req, struct et_buf *out)
+{
+    size_t n = req->input.query_at != SIZE_MAX ? req->input.query_at : req->input.path.len;
+    const char *p = req->input.path.base;
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (p[i] == '%' && i + 2 < n && (hi = hexval(p[i + 1])) >= 0 &&
+            (lo = hexval(p[i + 2])) >= 0) {
+            et_buf_append_char(out, (char)(hi << 4 | lo));
+            i += 2;
+        } else {
+            et_buf_append_char(out, p[i]);
+        }
+    }
+    if (out->data == NULL)
+        et_buf_append_str(out, "");
+}
+
+static bool has_prefix(const struct et_buf *b, const char *pre)
+{
+    size_t n = strlen(pre);
+    return b->len >= n && memcmp(b->data, pre, n) == 0;
+}
+
+/* /v2/auth/users/... and /v2/auth/roles/...: Go's path.Clean, then split on '/'. */
+static void sub(struct api *a, h2o_req_t *req, bool users, const char *rest, size_t len)
+{
+    if (len && rest[len - 1] == '/')
+        len--; /* path.Clean drops one trailing slash (route() redirected the rest) */
+    if (len == 0) {
+        list_all(a, req, users);
+        return;
+    }
+    if (memchr(rest, '/', len) || memchr(rest, '\0', len)) {
+        api__send_message(req, 400, "Invalid path", false, false);
+        return;
+    }
+    char *name = et_strndup(rest, len);
+    one(a, req, users, name);
+    et_free(name);
+}
+
+bool api__auth_route(struct api *a, h2o_req_t *req)
+{
+    struct et_buf path = ET_BUF_INIT;
+    bool handled = true;
+
+    decoded_path(req, &path);
+    if (strcmp(path.data, "/v2/members") == 0 || has_prefix(&path, "/v2/members/")) {
+        /* member changes need the root role (spec 3.2); the rest is api/cluster.c's */
+        handled = false;
+        if ((api__method_is(req, "POST") || api__method_is(req, "PUT") ||
+             api__method_is(req, "DELETE")) &&
+            !root_access(a, req)) {
+            send_no_auth(req);
+            handled = true;
+        }
+    } else if (strcmp(path.data, "/v2/auth/enable") == 0) {
+        enable_disable(a, req);
+    } else if (strcmp(path.data, "/v2/auth/users") == 0) {
+        list_all(a, req, true);
+    } else if (strcmp(path.data, "/v2/auth/roles") == 0) {
+        list_all(a, req, false);
+    } else if (has_prefix(&path, "/v2/auth/users/")) {
+        sub(a, req, true, path.data + 15, path.len - 15);
+    } else if (has_prefix(&path, "/v2/auth/roles/")) {
+        sub(a, req, false, path.data + 15, path.len - 15);
+    } else {
+        handled = false;
+    }
+    et_buf_free(&path);
+    return handled;
+}
