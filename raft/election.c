@@ -138,15 +138,16 @@ void raft__campaign(struct raft *r, bool transfer)
 void raft__tick_election(struct raft *r)
 {
     ET_ASSERT(r->role != RAFT_LEADER);
-    r->election_elapsed++;
-    if (r->election_elapsed >= r->randomized_timeout) {
-        r->election_elapsed = 0;
-        if (raft__promotable(r)) {
-            if (r->role == RAFT_PRE_CANDIDATE)
-                r->role = RAFT_FOLLOWER; /* a failed pre-vote round starts over */
-            raft__campaign(r, false);
-        }
-    }
+    if (r->election_elapsed < UINT32_MAX)
+        r->election_elapsed++;
+    /* A member that may not campaign (a learner, or not in its configuration) keeps counting,
+     * so that its leader lease expires and it can vote for someone else. */
+    if (!raft__promotable(r) || r->election_elapsed < r->randomized_timeout)
+        return;
+    r->election_elapsed = 0;
+    if (r->role == RAFT_PRE_CANDIDATE)
+        r->role = RAFT_FOLLOWER; /* a failed pre-vote round starts over */
+    raft__campaign(r, false);
 }
 
 static void check_quorum(struct raft *r)

@@ -219,3 +219,26 @@ Test(raft_election, transfer_gives_up_after_election_timeout)
     cr_assert_eq(t_info(c, 1).transferee, 0);
     cr_assert_eq(t_propose(c, 1, "z"), 0);
 }
+
+/* A member that cannot campaign (not yet a voter in its own log) must not hold on to its leader
+ * lease forever: once the leader is silent it answers other candidates. */
+Test(raft_election, non_voter_lease_expires_when_leader_is_silent)
+{
+    c = t_cluster_new(3, true, true);
+    c->cfg.bootstrap.count = 2; /* member 3 starts outside the configuration */
+    for (int i = 1; i <= 3; i++) {
+        raft_free(c->r[i]);
+        struct raft_config cfg = c->cfg;
+        cfg.id = (raft_id)i;
+        cr_assert_eq(raft_new(&cfg, &c->r[i]), 0);
+    }
+    struct raft_msg hb = { .type = RAFT_MSG_HEARTBEAT, .from = 1, .to = 3, .term = 1 };
+    cr_assert_eq(raft_step(c->r[3], &hb), 0);
+    t_process(c, 3);
+    t_drop_all(c);
+    t_tick(c, 3, 35);
+    struct raft_msg pv = { .type = RAFT_MSG_PREVOTE, .from = 2, .to = 3, .term = 2 };
+    cr_assert_eq(raft_step(c->r[3], &pv), 0);
+    t_process(c, 3);
+    cr_assert_eq(t_queued(c, RAFT_MSG_PREVOTE_RESP, 3, 2), 1, "the lease has expired");
+}
