@@ -55,6 +55,7 @@ struct api *api_new(const struct api_config *cfg)
     a->machines_proposed = et_calloc(cfg->member_count + 1, sizeof(bool));
     api__admin_init(a);
     api__auth_init(a);
+    api__expiry_init(a);
     a->reactor_count = cfg->reactor_count;
     struct store_config sc = { .history_max = cfg->history_max ? cfg->history_max : 1000 };
     a->store = store_new(&sc);
@@ -73,6 +74,7 @@ struct store *api_store(struct api *a)
 void api_attach(struct api *a, struct raft_node *node)
 {
     __atomic_store_n(&a->node, node, __ATOMIC_RELEASE);
+    api__expiry_start(a);
 }
 
 bool api_registered(struct api *a)
@@ -86,6 +88,7 @@ bool api_registered(struct api *a)
 void api_begin_shutdown(struct api *a)
 {
     __atomic_store_n(&a->stopping, true, __ATOMIC_RELEASE);
+    api__expiry_stop(a);
 }
 
 void api_free(struct api *a)
@@ -100,9 +103,12 @@ void api_free(struct api *a)
     et_free(a->batch_events);
     for (unsigned i = 0; i < API_REACTORS_MAX; i++)
         et_free(a->batch_writes[i]);
+    api__expiry_stop(a);
     if (a->sweep)
         et_buf_free(&a->sweep->entry);
     et_free(a->sweep);
+    pthread_mutex_destroy(&a->expiry_mu);
+    pthread_cond_destroy(&a->expiry_cv);
     store_free(a->store);
     api__auth_free(a);
     et_free((char *)a->cfg.name);

@@ -4,6 +4,8 @@
 #ifndef ET_API_API_INT_H
 #define ET_API_API_INT_H
 
+#include <pthread.h>
+
 #include "api/api.h"
 #include "core/buf.h"
 
@@ -47,8 +49,17 @@ struct api {
     size_t batch_event_count, batch_event_cap;
     struct api_write **batch_writes[API_REACTORS_MAX];
     size_t batch_write_count[API_REACTORS_MAX], batch_write_cap[API_REACTORS_MAX];
-    bool sweep_in_flight;
+    bool sweep_in_flight; /* atomic: a sweep is proposed and not applied yet */
     struct api_sweep *sweep;
+    int64_t expiry_published_ns; /* Raft thread: last value given to the timer */
+
+    /* The TTL timer thread (api/expiry.c). */
+    pthread_t expiry_thread;
+    pthread_mutex_t expiry_mu;
+    pthread_cond_t expiry_cv;
+    int64_t expiry_next_ns; /* under expiry_mu: earliest expiration, INT64_MAX = none */
+    bool expiry_stop;       /* under expiry_mu */
+    bool expiry_running;
 
     /* 0.4 admin configuration, parsed from /_etcd/config when applied (relaxed atomics). */
     struct {
@@ -130,6 +141,14 @@ void api__watch_shutdown(struct api *a, struct api_reactor *r);
 void api__propose(struct api *a, struct api_reactor *r, h2o_req_t *req, const struct store_cmd *cmd,
                   uint8_t kind, bool no_value);
 bool api__is_write_proposal(struct raft_proposal *p);
+
+/* expiry.c */
+void api__expiry_init(struct api *a);
+void api__expiry_start(struct api *a);
+void api__expiry_stop(struct api *a);
+void api__expiry_update(struct api *a);
+bool api__is_sweep_proposal(struct api *a, struct raft_proposal *p);
+void api__sweep_applied(struct api *a);
 
 /* admin.c */
 void api__admin_init(struct api *a);

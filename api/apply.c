@@ -8,9 +8,9 @@
  * for each reactor one struct api_batch carrying the batch's events (a reference each) and
  * the writes that reactor proposed. A reactor with no watchers and no writes gets nothing.
  *
- * TTL expiry: the tick callback of the leader proposes one STORE_OP_EXPIRE sweep (carrying the
- * leader's clock) when the earliest expiration has passed; every member applies the same sweep
- * at the same index, so all expire the same keys.
+ * TTL expiry: the leader's timer thread (api/expiry.c) proposes STORE_OP_EXPIRE sweeps carrying
+ * its clock; every member applies the same sweep at the same index, so all expire the same
+ * keys. After each batch the earliest expiration is handed to that timer.
  */
 #include <errno.h>
 #include <string.h>
@@ -40,13 +40,6 @@ static void push_write(struct api *a, struct api_write *w)
     a->batch_writes[i][a->batch_write_count[i]++] = w;
 }
 
-static void sweep_failed(struct raft_proposal *p, int err)
-{
-    struct api_sweep *s = (struct api_sweep *)p;
-    (void)err;
-    s->api->sweep_in_flight = false;
-}
-
 void api_raft_apply(void *data, raft_index index, raft_term term, const void *entry, size_t len,
                     struct raft_proposal *p)
 {
@@ -57,8 +50,8 @@ void api_raft_apply(void *data, raft_index index, raft_term term, const void *en
 
     if (api__auth_apply(a, entry, len, p))
         return;
-    if (p && a->sweep && p == &a->sweep->proposal) {
-        a->sweep_in_flight = false;
+    if (p && api__is_sweep_proposal(a, p)) {
+        api__sweep_applied(a);
         p = NULL;
     }
     struct raft_proposal *internal = NULL;
@@ -108,6 +101,7 @@ void api_raft_applied(void *data)
     struct api *a = data;
 
     store_publish(a->store);
+    api__expiry_update(a);
     for (unsigned i = 0; i < a->reactor_count; i++) {
         struct api_reactor *r = &a->reactors[i];
         size_t writes = a->batch_write_count[i];
@@ -147,28 +141,10 @@ void api_raft_applied(void *data)
 void api_raft_tick(void *data, bool is_leader)
 {
     struct api *a = data;
-    if (!is_leader || a->sweep_in_flight || __atomic_load_n(&a->stopping, __ATOMIC_ACQUIRE) ||
+    if (!is_leader || __atomic_load_n(&a->stopping, __ATOMIC_ACQUIRE) ||
         __atomic_load_n(&a->node, __ATOMIC_ACQUIRE) == NULL)
         return;
     api__admin_tick(a);
-    int64_t now = et_wall_ns();
-    if (store_next_expiry(a->store) > now)
-        return;
-    if (a->sweep == NULL) {
-        a->sweep = et_calloc(1, sizeof(*a->sweep));
-        a->sweep->api = a;
-    }
-    struct api_sweep *s = a->sweep;
-    struct store_cmd cmd = {
-        .op = STORE_OP_EXPIRE, .key = "/", .key_len = 1, .value = "", .now_ns = now
-    };
-    et_buf_reset(&s->entry);
-    store_cmd_encode(&cmd, &s->entry);
-    s->proposal =
-        (struct raft_proposal){ .data = s->entry.data, .len = s->entry.len, .done = sweep_failed };
-    a->sweep_in_flight = true;
-    if (raft_node_propose(a->node, &s->proposal) != 0)
-        a->sweep_in_flight = false;
 }
 
 void api_raft_snapshot_save(void *data, void **out, size_t *len)
@@ -188,5 +164,7 @@ int api_raft_snapshot_load(void *data, const void *p, size_t len)
     int rc = api__auth_snapshot_load(a, p, len, &skip);
     if (rc)
         return rc;
-    return store_snapshot_load(a->store, (const char *)p + skip, len - skip);
+    rc = store_snapshot_load(a->store, (const char *)p + skip, len - skip);
+    api__expiry_update(a);
+    return rc;
 }

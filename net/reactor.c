@@ -90,6 +90,39 @@ static const char busy_response[] = "HTTP/1.1 503 Service Unavailable\r\n"
 
 /* ---- listeners ------------------------------------------------------------------------- */
 
+/*
+ * Binds @lc once without SO_REUSEPORT and closes it: fails with -EADDRINUSE when anything
+ * (another etcetera included) already listens there. Without this probe a second server of the
+ * same user would silently join the first one's SO_REUSEPORT group and share its clients.
+ */
+static int probe_free(const struct net_listener_config *lc)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC,
+                              .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+    struct addrinfo *res;
+    char port[8];
+    int ret = 0;
+
+    snprintf(port, sizeof(port), "%u", lc->port);
+    if (getaddrinfo(lc->host[0] ? lc->host : NULL, port, &hints, &res) != 0)
+        return -EADDRNOTAVAIL;
+    int fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        ret = -errno;
+    } else {
+        int on = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+        if (res->ai_family == AF_INET6)
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+        if (bind(fd, res->ai_addr, res->ai_addrlen) != 0)
+            ret = -errno;
+        close(fd);
+    }
+    freeaddrinfo(res);
+    return ret;
+}
+
 static int listen_on(const struct net_listener_config *lc)
 {
     struct addrinfo hints = { .ai_family = AF_UNSPEC,
@@ -451,6 +484,15 @@ int net_start(const struct net_config *cfg, struct net **out)
     for (int s = 0; s < NET_SERVICE_COUNT; s++)
         globalconf_init(n, s);
 
+    for (size_t j = 0; j < cfg->listener_count; j++) {
+        int err = probe_free(&cfg->listeners[j]);
+        if (err < 0) {
+            et_error("listen tcp %s:%u: bind: %s", cfg->listeners[j].host, cfg->listeners[j].port,
+                     strerror(-err));
+            ret = err;
+            goto out_close;
+        }
+    }
     for (unsigned i = 0; i < count; i++) {
         struct net_reactor *r = &n->reactors[i];
         r->net = n;
