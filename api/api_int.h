@@ -164,8 +164,7 @@ void api__auth_free(struct api *a);
 /* Answers /v2/auth/... and refuses member changes without root; false: not handled. */
 bool api__auth_route(struct api *a, h2o_req_t *req);
 /* The permission check of a /v2/keys request; false: 401 already sent. */
-bool api__auth_keys(struct api *a, h2o_req_t *req, const char *key, size_t key_len,
-                    bool recursive);
+bool api__auth_keys(struct api *a, h2o_req_t *req, const char *key, size_t key_len, bool recursive);
 /* Raft thread: applies @entry when it is an auth command (true), else returns false. */
 bool api__auth_apply(struct api *a, const void *entry, size_t len, struct raft_proposal *p);
 /* Snapshot section in front of the store's (nothing while auth holds no state). */
