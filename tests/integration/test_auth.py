@@ -240,6 +240,9 @@ def test_key_permissions(secured):
 def test_credentials(secured):
     s = secured
     assert kv(s, "GET", "/bar").status == 200              # guest: /* by default
+    assert kv(s, "GET", "/").status == 200
+    assert kv(s, "GET", "").status == 401                  # /v2/keys checks the key "": no match
+    assert kv(s, "GET", "", auth=ROOT).status == 200
     assert kv(s, "PUT", "/open", form={"value": "1"}).status == 201
     for bad in (basic("root", "wrong"), basic("nosuch", "x"), {"Authorization": "Basic !!!"},
                 {"Authorization": "Bearer abc"}, {"Authorization": "Basic  cm9vdDpyb290cHc="}):
