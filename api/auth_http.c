@@ -18,9 +18,9 @@
  *
  * Passwords: bcrypt through libxcrypt's crypt(3) ("$2b$", cost 10 as etcd's v2 auth). Checking
  * a bcrypt hash costs tens of milliseconds, which etcd pays on every authenticated request; a
- * reactor cannot, so a successful check is remembered as SHA-256(hash || password) in a small
- * cache (a new hash after a password change never matches an old entry). Hashing a new password
- * still runs on the reactor (admin requests only).
+ * reactor cannot, so the outcome of a check is remembered under SHA-256(hash || password) in a
+ * small cache (a new hash after a password change never matches an old entry). A first check
+ * and hashing a new password still run on the reactor (about 0.3 s at cost 10 here).
  *
  * Threads: handlers and checks run on reactors under the read side of @lock; the Raft thread
  * takes the write side to apply commands and snapshots. @enabled mirrors st.enabled so that
@@ -44,13 +44,19 @@
 #define AUTH_BCRYPT_COST 10
 #define AUTH_CACHE_MAX   64 /* remembered successful password checks */
 
+enum cache_state {
+    CACHE_UNUSED,
+    CACHE_GOOD, /* the password matched the hash */
+    CACHE_BAD,  /* it did not (a client retrying a wrong password costs one bcrypt check) */
+};
+
 struct api_auth {
     pthread_rwlock_t lock;
     struct auth_state st; /* under @lock; written by the Raft thread only */
     bool enabled;         /* atomic mirror of st.enabled */
     pthread_mutex_t cache_lock;
     unsigned char cache[AUTH_CACHE_MAX][32]; /* SHA-256(hash || 0 || password) */
-    bool cache_used[AUTH_CACHE_MAX];
+    uint8_t cache_state[AUTH_CACHE_MAX];     /* enum cache_state */
     unsigned cache_next;
 };
 
@@ -125,28 +131,29 @@ static bool password_ok(struct api_auth *au, const char *name, const char *passw
         return false;
 
     unsigned char d[32];
-    bool ok = false;
+    int state = CACHE_UNUSED;
     cache_digest(hash, password, d);
     pthread_mutex_lock(&au->cache_lock);
-    for (unsigned i = 0; i < AUTH_CACHE_MAX && !ok; i++)
-        ok = au->cache_used[i] && memcmp(au->cache[i], d, 32) == 0;
+    for (unsigned i = 0; i < AUTH_CACHE_MAX && state == CACHE_UNUSED; i++)
+        if (au->cache_state[i] != CACHE_UNUSED && memcmp(au->cache[i], d, 32) == 0)
+            state = au->cache_state[i];
     pthread_mutex_unlock(&au->cache_lock);
-    if (!ok) {
+    if (state == CACHE_UNUSED) {
         /* the slow check runs without the state lock, so the Raft thread never waits for it */
         struct crypt_data *cd = et_calloc(1, sizeof(*cd));
         const char *h = crypt_rn(password, hash, cd, (int)sizeof(*cd));
         size_t n = strlen(hash);
-        ok = h != NULL && strlen(h) == n && CRYPTO_memcmp(h, hash, n) == 0;
+        state =
+            h != NULL && strlen(h) == n && CRYPTO_memcmp(h, hash, n) == 0 ? CACHE_GOOD : CACHE_BAD;
         explicit_bzero(cd, sizeof(*cd));
         et_free(cd);
-        if (ok) {
-            pthread_mutex_lock(&au->cache_lock);
-            memcpy(au->cache[au->cache_next], d, 32);
-            au->cache_used[au->cache_next] = true;
-            au->cache_next = (au->cache_next + 1) % AUTH_CACHE_MAX;
-            pthread_mutex_unlock(&au->cache_lock);
-        }
+        pthread_mutex_lock(&au->cache_lock);
+        memcpy(au->cache[au->cache_next], d, 32);
+        au->cache_state[au->cache_next] = (uint8_t)state;
+        au->cache_next = (au->cache_next + 1) % AUTH_CACHE_MAX;
+        pthread_mutex_unlock(&au->cache_lock);
     }
+    bool ok = state == CACHE_GOOD;
     explicit_bzero(d, sizeof(d));
     et_free(hash);
     return ok;
