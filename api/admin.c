@@ -266,18 +266,19 @@ static void admin_config(struct api *a, h2o_req_t *req)
     et_buf_free(&b);
 }
 
+/* The member named @name, or NULL. The caller holds a->mlock. */
 static const struct api_member *member_by_name(struct api *a, const char *name, size_t len)
 {
-    for (size_t i = 0; i < a->member_count; i++)
-        if (strlen(a->members[i].name) == len && memcmp(a->members[i].name, name, len) == 0)
-            return &a->members[i];
+    for (size_t i = 0; i < a->mem_count; i++) {
+        const struct api_member *m = &a->mem[i].m;
+        if (m->name[0] && strlen(m->name) == len && memcmp(m->name, name, len) == 0)
+            return m;
+    }
     return NULL;
 }
 
-static void machine_json(struct api *a, struct et_buf *b, const struct api_member *m,
-                         raft_id leader)
+static void machine_json(struct et_buf *b, const struct api_member *m, raft_id leader)
 {
-    (void)a;
     et_buf_append_str(b, "{\"name\":");
     et_json_cstr(b, m->name);
     et_buf_printf(b, ",\"state\":\"%s\",\"clientURL\":", m->id == leader ? "leader" : "follower");
@@ -305,26 +306,34 @@ static void admin_machines(struct api *a, h2o_req_t *req, const char *name, size
             api__send_405(req, "GET");
             return;
         }
-        const struct api_member **sorted = et_calloc(a->member_count + 1, sizeof(*sorted));
-        for (size_t i = 0; i < a->member_count; i++)
-            sorted[i] = &a->members[i];
-        qsort(sorted, a->member_count, sizeof(*sorted), cmp_member_name);
+        /* 0.4 listed registered machines: members that have published a name */
+        pthread_mutex_lock(&a->mlock);
+        const struct api_member **sorted = et_calloc(a->mem_count + 1, sizeof(*sorted));
+        size_t n = 0;
+        for (size_t i = 0; i < a->mem_count; i++)
+            if (a->mem[i].m.name[0])
+                sorted[n++] = &a->mem[i].m;
+        qsort(sorted, n, sizeof(*sorted), cmp_member_name);
         et_buf_append_char(&b, '[');
-        for (size_t i = 0; i < a->member_count; i++) {
+        for (size_t i = 0; i < n; i++) {
             if (i)
                 et_buf_append_char(&b, ',');
-            machine_json(a, &b, sorted[i], st.leader);
+            machine_json(&b, sorted[i], st.leader);
         }
+        pthread_mutex_unlock(&a->mlock);
         et_buf_append_str(&b, "]\n");
         et_free(sorted);
         send_copy(req, 200, "application/json", &b);
         return;
     }
+    pthread_mutex_lock(&a->mlock);
     const struct api_member *m = member_by_name(a, name, name_len);
+    raft_id id = m ? m->id : 0;
+    if (m && api__method_is(req, "GET"))
+        machine_json(&b, m, st.leader);
+    pthread_mutex_unlock(&a->mlock);
     if (api__method_is(req, "GET")) {
-        if (m)
-            machine_json(a, &b, m, st.leader);
-        else
+        if (id == 0)
             et_buf_append_str(&b, "null");
         et_buf_append_char(&b, '\n');
         send_copy(req, 200, "application/json", &b);
@@ -334,7 +343,7 @@ static void admin_machines(struct api *a, h2o_req_t *req, const char *name, size
         api__send_405(req, "GET,DELETE");
         return;
     }
-    if (m == NULL) {
+    if (id == 0) {
         struct et_buf msg = ET_BUF_INIT;
         et_buf_append_str(&msg, "No such member: ");
         et_buf_append(&msg, name, name_len);
@@ -342,8 +351,7 @@ static void admin_machines(struct api *a, h2o_req_t *req, const char *name, size
         et_buf_free(&msg);
         return;
     }
-    /* Removing a member is a configuration change of the multi-member cluster. */
-    api__send_message(req, 500, "Internal Server Error", false, false);
+    api__member_remove(a, req, id, true);
 }
 
 bool api__admin(struct api *a, h2o_req_t *req)
@@ -378,14 +386,8 @@ void api__admin_applied(struct api *a, const struct store_cmd *cmd)
         }
         return;
     }
-    if (cmd->key_len > 16 && memcmp(cmd->key, "/_etcd/machines/", 16) == 0) {
-        for (size_t i = 0; i < a->member_count; i++) {
-            const char *name = a->members[i].name;
-            if (strlen(name) == cmd->key_len - 16 &&
-                memcmp(name, cmd->key + 16, cmd->key_len - 16) == 0)
-                __atomic_store_n(&a->machines_written[i], true, __ATOMIC_RELEASE);
-        }
-    }
+    if (cmd->key_len > 16 && memcmp(cmd->key, "/_etcd/machines/", 16) == 0)
+        api__members_machines_applied(a, cmd);
 }
 
 /* Appends s percent-escaped as Go's url.QueryEscape does. */
@@ -404,6 +406,14 @@ static void query_escape(struct et_buf *b, const char *s)
             et_buf_append(b, e, 3);
         }
     }
+}
+
+void api__machines_value(struct et_buf *b, const struct api_member *m)
+{
+    et_buf_append_str(b, "etcd=");
+    query_escape(b, m->client_url_count ? m->client_urls[0] : "");
+    et_buf_append_str(b, "&raft=");
+    query_escape(b, m->peer_url_count ? m->peer_urls[0] : "");
 }
 
 struct api_internal {
@@ -429,36 +439,59 @@ void api__internal_applied(struct raft_proposal *p)
     internal_failed(p, 0);
 }
 
-/* Raft thread, leader: write /_etcd/machines/<name> for members not registered yet. */
+static void propose_internal(struct api *a, uint8_t op, const struct et_buf *key,
+                             const struct et_buf *val, int64_t *proposed_ns)
+{
+    struct store_cmd cmd = { .op = op,
+                             .key = key->data,
+                             .key_len = key->len,
+                             .value = val->len ? val->data : "",
+                             .value_len = val->len,
+                             .recursive = op == STORE_OP_INTERNAL_DELETE,
+                             .now_ns = et_wall_ns() };
+    struct api_internal *in = et_calloc(1, sizeof(*in));
+    store_cmd_encode(&cmd, &in->entry);
+    in->proposal = (struct raft_proposal){ .data = in->entry.data,
+                                           .len = in->entry.len,
+                                           .done = internal_failed };
+    if (raft_node_propose(a->node, &in->proposal) != 0)
+        internal_failed(&in->proposal, -EAGAIN);
+    else
+        *proposed_ns = et_mono_ns();
+}
+
+#define ADMIN_RETRY_NS (3 * ET_NS_PER_SEC) /* a registry write not applied by then is retried */
+
+/*
+ * Raft thread, leader: keep /_etcd/machines/<name> equal to the member table (written for
+ * members whose entry is missing or outdated, deleted for names that left). The table is only
+ * written by this thread, so it is read here without the lock.
+ */
 void api__admin_tick(struct api *a)
 {
-    for (size_t i = 0; i < a->member_count; i++) {
-        const struct api_member *m = &a->members[i];
-        if (a->machines_written[i] || a->machines_proposed[i] || m->name[0] == '\0')
+    int64_t now = et_mono_ns();
+    for (size_t i = 0; i < a->mem_count; i++) {
+        struct api_mem *e = &a->mem[i];
+        const struct api_member *m = &e->m;
+        if (e->machines_written || m->name[0] == '\0' || !e->published ||
+            (e->machines_proposed_ns && now - e->machines_proposed_ns < ADMIN_RETRY_NS))
             continue;
         struct et_buf key = ET_BUF_INIT, val = ET_BUF_INIT;
         et_buf_append_str(&key, "/_etcd/machines/");
         et_buf_append_str(&key, m->name);
-        et_buf_append_str(&val, "etcd=");
-        query_escape(&val, m->client_url_count ? m->client_urls[0] : "");
-        et_buf_append_str(&val, "&raft=");
-        query_escape(&val, m->peer_url_count ? m->peer_urls[0] : "");
-        struct store_cmd cmd = { .op = STORE_OP_INTERNAL_SET,
-                                 .key = key.data,
-                                 .key_len = key.len,
-                                 .value = val.data,
-                                 .value_len = val.len,
-                                 .now_ns = et_wall_ns() };
-        struct api_internal *in = et_calloc(1, sizeof(*in));
-        store_cmd_encode(&cmd, &in->entry);
-        in->proposal = (struct raft_proposal){ .data = in->entry.data,
-                                               .len = in->entry.len,
-                                               .done = internal_failed };
-        if (raft_node_propose(a->node, &in->proposal) != 0)
-            internal_failed(&in->proposal, -EAGAIN);
-        else
-            a->machines_proposed[i] = true;
+        api__machines_value(&val, m);
+        propose_internal(a, STORE_OP_INTERNAL_SET, &key, &val, &e->machines_proposed_ns);
         et_buf_free(&key);
         et_buf_free(&val);
+    }
+    if (a->stale_count == 0 ||
+        (a->stale_proposed_ns && now - a->stale_proposed_ns < ADMIN_RETRY_NS))
+        return;
+    for (size_t i = 0; i < a->stale_count; i++) {
+        struct et_buf key = ET_BUF_INIT, val = ET_BUF_INIT;
+        et_buf_append_str(&key, "/_etcd/machines/");
+        et_buf_append_str(&key, a->stale[i]);
+        propose_internal(a, STORE_OP_INTERNAL_DELETE, &key, &val, &a->stale_proposed_ns);
+        et_buf_free(&key);
     }
 }

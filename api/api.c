@@ -15,31 +15,6 @@
 
 struct api *api__global;
 
-static void member_copy(struct api_member *dst, const struct api_member *src)
-{
-    dst->id = src->id;
-    dst->name = et_strdup(src->name ? src->name : "");
-    dst->peer_url_count = src->peer_url_count;
-    dst->peer_urls = et_calloc(src->peer_url_count + 1, sizeof(char *));
-    for (size_t i = 0; i < src->peer_url_count; i++)
-        dst->peer_urls[i] = et_strdup(src->peer_urls[i]);
-    dst->client_url_count = src->client_url_count;
-    dst->client_urls = et_calloc(src->client_url_count + 1, sizeof(char *));
-    for (size_t i = 0; i < src->client_url_count; i++)
-        dst->client_urls[i] = et_strdup(src->client_urls[i]);
-}
-
-static void member_free(struct api_member *m)
-{
-    for (size_t i = 0; i < m->peer_url_count; i++)
-        et_free(m->peer_urls[i]);
-    for (size_t i = 0; i < m->client_url_count; i++)
-        et_free(m->client_urls[i]);
-    et_free(m->peer_urls);
-    et_free(m->client_urls);
-    et_free(m->name);
-}
-
 struct api *api_new(const struct api_config *cfg)
 {
     struct api *a = et_calloc(1, sizeof(*a));
@@ -47,12 +22,7 @@ struct api *api_new(const struct api_config *cfg)
     a->cfg = *cfg;
     a->cfg.name = et_strdup(cfg->name);
     a->cfg.members = NULL;
-    a->member_count = cfg->member_count;
-    a->members = et_calloc(cfg->member_count ? cfg->member_count : 1, sizeof(*a->members));
-    for (size_t i = 0; i < cfg->member_count; i++)
-        member_copy(&a->members[i], &cfg->members[i]);
-    a->machines_written = et_calloc(cfg->member_count + 1, sizeof(bool));
-    a->machines_proposed = et_calloc(cfg->member_count + 1, sizeof(bool));
+    api__members_init(a, cfg);
     api__admin_init(a);
     api__auth_init(a);
     api__expiry_init(a);
@@ -79,10 +49,7 @@ void api_attach(struct api *a, struct raft_node *node)
 
 bool api_registered(struct api *a)
 {
-    for (size_t i = 0; i < a->member_count; i++)
-        if (a->members[i].id == a->cfg.id)
-            return __atomic_load_n(&a->machines_written[i], __ATOMIC_ACQUIRE);
-    return true;
+    return api__members_registered(a);
 }
 
 void api_begin_shutdown(struct api *a)
@@ -93,11 +60,7 @@ void api_begin_shutdown(struct api *a)
 
 void api_free(struct api *a)
 {
-    for (size_t i = 0; i < a->member_count; i++)
-        member_free(&a->members[i]);
-    et_free(a->members);
-    et_free(a->machines_written);
-    et_free(a->machines_proposed);
+    api__members_free(a);
     for (size_t i = 0; i < a->batch_event_count; i++)
         store_event_unref(a->batch_events[i]);
     et_free(a->batch_events);

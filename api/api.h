@@ -31,6 +31,12 @@ struct api_member {
     size_t client_url_count;
 };
 
+/* Statistics of the messages sent to one peer (etcd's /v2/stats/leader follower entry). */
+struct api_peer_stats {
+    uint64_t success, fail;
+    double current_ms, average_ms, stddev_ms, min_ms, max_ms;
+};
+
 /*
  * What the api needs from the reactors, supplied by main() so that api/ never depends on net/:
  * reactors are opaque handles numbered 0..reactor_count-1.
@@ -43,6 +49,14 @@ struct api_host_ops {
     /* Arm / disarm a hang-up callback for a parked request (NULL when unsupported). */
     void *(*hup_watch)(h2o_req_t *req, void (*fn)(void *data), void *data);
     void (*hup_cancel)(void *hup);
+    /* The peer transport (NULL for none). Called on the Raft thread (and on main at start-up)
+     * whenever the membership changes: where member @id is now, or that it is gone. */
+    void (*peer_set)(raft_id id, const char *peer_url);
+    void (*peer_remove)(raft_id id);
+    /* Send statistics to member @id (/v2/stats/leader); false if unknown. Thread: any. */
+    bool (*peer_stats)(raft_id id, struct api_peer_stats *out);
+    /* This member was removed from the cluster (Raft thread): the server should stop. */
+    void (*removed)(void);
 };
 
 struct api_config {
@@ -64,8 +78,15 @@ struct api *api_new(const struct api_config *cfg);
 struct store *api_store(struct api *a);
 /* Connects the api to the running node; requests are refused until this is called. */
 void api_attach(struct api *a, struct raft_node *node);
-/* True once this member's /_etcd/machines entry has been applied (the registry view is ready). */
+/* True once this member's attributes (name, client URLs) and its /_etcd/machines entry have been
+ * applied (the member list and registry view are complete for this member). */
 bool api_registered(struct api *a);
+/*
+ * Writes the membership as the peer endpoint GET /etcetera/members serves it (what a member
+ * joining with --initial-cluster-state existing reads): one line per member,
+ * "<id hex> <name or -> <peer URLs, comma-separated>\n". Thread: any.
+ */
+void api_members_text(struct api *a, struct et_buf *out);
 /* Stops new proposals; in-flight ones still complete. Thread: main, before net_stop(). */
 void api_begin_shutdown(struct api *a);
 void api_free(struct api *a);
@@ -83,6 +104,8 @@ void api_reactor_shutdown(struct net_reactor *r, void *data);
 /* Raft node callbacks (struct raft_node_config); data = the api. */
 void api_raft_apply(void *data, raft_index index, raft_term term, const void *entry, size_t len,
                     struct raft_proposal *p);
+void api_raft_conf_apply(void *data, raft_index index, const struct raft_conf_change *cc,
+                         const void *ctx, size_t ctx_len, struct raft_change *c);
 void api_raft_applied(void *data);
 void api_raft_tick(void *data, bool is_leader);
 void api_raft_snapshot_save(void *data, void **out, size_t *len);

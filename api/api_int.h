@@ -68,15 +68,37 @@ struct api {
         uint64_t sync_interval;
     } admin;
 
-    bool *machines_written;  /* per member: /_etcd/machines/<name> applied (Raft thread) */
-    bool *machines_proposed; /* per member: the leader proposed it */
-
     struct api_auth *auth; /* v2 auth state (api/auth_http.c) */
 
-    /* Membership (fixed at start until the multi-member cluster changes it). */
-    struct api_member *members;
-    size_t member_count;
+    /* Membership (api/members.c): changed by the Raft thread under mlock, read by reactors
+     * under mlock. */
+    pthread_mutex_t mlock;
+    struct api_mem *mem; /* the members, in no particular order */
+    size_t mem_count, mem_cap;
+    raft_id *removed; /* IDs removed for good (410 Gone) */
+    size_t removed_count;
+    char **stale; /* names whose /_etcd/machines entry must go (Raft thread) */
+    size_t stale_count;
+    int64_t stale_proposed_ns; /* when the leader last proposed their deletion (0: never) */
+    char **self_client_urls;   /* what this member publishes */
+    size_t self_client_url_count;
+    bool self_published;    /* atomic: the table holds this member's current attributes */
+    bool publish_in_flight; /* atomic */
+    int64_t publish_sent_ns;
 };
+
+/* One member of the table. */
+struct api_mem {
+    struct api_member m;
+    bool published;               /* its attributes entry was applied (name, client URLs) */
+    bool machines_written;        /* /_etcd/machines/<name> holds its current values */
+    int64_t machines_proposed_ns; /* when the leader proposed that write (0: not pending) */
+};
+
+/* Member entries (api/members.c): API_MEMBER_TAG | op | member record. */
+#define API_MEMBER_TAG    0xc1
+#define API_MEMBER_ATTR   1 /* name and client URLs, published by the member itself */
+#define API_MEMBER_UPDATE 2 /* peer URLs (PUT /v2/members/<id>) */
 
 enum api_write_kind {
     API_WRITE_KEYS,         /* /v2/keys: answer with the event */
@@ -155,6 +177,8 @@ void api__admin_init(struct api *a);
 bool api__admin(struct api *a, h2o_req_t *req);
 void api__admin_applied(struct api *a, const struct store_cmd *cmd);
 void api__admin_tick(struct api *a);
+/* The /_etcd/machines/<name> value of @m: etcd=<client URL>&raft=<peer URL>, query-escaped. */
+void api__machines_value(struct et_buf *b, const struct api_member *m);
 bool api__is_internal_proposal(struct raft_proposal *p);
 void api__internal_applied(struct raft_proposal *p);
 
@@ -172,8 +196,33 @@ void api__auth_snapshot_save(struct api *a, struct et_buf *out);
 /* Loads the auth section at @p if there is one (*used = its size), else clears the state. */
 int api__auth_snapshot_load(struct api *a, const void *p, size_t len, size_t *used);
 
+/* members.c */
+void api__members_init(struct api *a, const struct api_config *cfg);
+void api__members_free(struct api *a);
+bool api__members_registered(struct api *a);
+bool api__members_published(struct api *a);
+void api__member_encode(struct et_buf *b, const struct api_member *m);
+void api__member_copy(struct api_member *dst, const struct api_member *src);
+void api__member_free(struct api_member *m);
+/* Lookups: the caller holds a->mlock (or is the Raft thread). */
+struct api_mem *api__mem_find(struct api *a, raft_id id);
+bool api__mem_removed(struct api *a, raft_id id);
+void api__members_conf_apply(struct api *a, raft_index index, const struct raft_conf_change *cc,
+                             const void *ctx, size_t ctx_len, struct raft_change *c);
+void api__members_entry_apply(struct api *a, const void *entry, size_t len,
+                              struct raft_proposal *p);
+void api__members_machines_applied(struct api *a, const struct store_cmd *cmd);
+void api__members_tick(struct api *a);
+/* Appends the table to a snapshot image / splits it off: returns the store image's length, or
+ * SIZE_MAX for a damaged trailer. */
+void api__members_save(struct api *a, struct et_buf *out);
+size_t api__members_load(struct api *a, const void *p, size_t len);
+
 /* cluster.c */
 int api__cluster(struct api *a, h2o_req_t *req, bool peer);
+/* Removes member @id through Raft and answers @req: 204 (or 200 with an empty body when
+ * @admin, for DELETE /v2/admin/machines/<name>), 404 / 410, or 500. Thread: reactor. */
+void api__member_remove(struct api *a, h2o_req_t *req, raft_id id, bool admin);
 
 struct api_reactor *api__reactor(struct api *a);
 

@@ -50,6 +50,10 @@ void api_raft_apply(void *data, raft_index index, raft_term term, const void *en
 
     if (api__auth_apply(a, entry, len, p))
         return;
+    if (len > 0 && *(const uint8_t *)entry == API_MEMBER_TAG) {
+        api__members_entry_apply(a, entry, len, p);
+        return;
+    }
     if (p && api__is_sweep_proposal(a, p)) {
         api__sweep_applied(a);
         p = NULL;
@@ -72,7 +76,7 @@ void api_raft_apply(void *data, raft_index index, raft_term term, const void *en
         return;
     }
     store_apply(a->store, &cmd, &res);
-    if (res.err == 0 && cmd.op == STORE_OP_INTERNAL_SET)
+    if (cmd.op == STORE_OP_INTERNAL_DELETE || (res.err == 0 && cmd.op == STORE_OP_INTERNAL_SET))
         api__admin_applied(a, &cmd);
     for (size_t i = 0; i < res.event_count; i++)
         push_event(a, res.events[i]); /* the batch takes these references */
@@ -94,6 +98,12 @@ void api_raft_apply(void *data, raft_index index, raft_term term, const void *en
     store_result_free(&res);
     if (internal)
         api__internal_applied(internal);
+}
+
+void api_raft_conf_apply(void *data, raft_index index, const struct raft_conf_change *cc,
+                         const void *ctx, size_t ctx_len, struct raft_change *c)
+{
+    api__members_conf_apply(data, index, cc, ctx, ctx_len, c);
 }
 
 void api_raft_applied(void *data)
@@ -141,8 +151,11 @@ void api_raft_applied(void *data)
 void api_raft_tick(void *data, bool is_leader)
 {
     struct api *a = data;
-    if (!is_leader || __atomic_load_n(&a->stopping, __ATOMIC_ACQUIRE) ||
+    if (__atomic_load_n(&a->stopping, __ATOMIC_ACQUIRE) ||
         __atomic_load_n(&a->node, __ATOMIC_ACQUIRE) == NULL)
+        return;
+    api__members_tick(a); /* every member publishes its own attributes */
+    if (!is_leader)
         return;
     api__admin_tick(a);
 }
@@ -153,6 +166,7 @@ void api_raft_snapshot_save(void *data, void **out, size_t *len)
     struct et_buf b = ET_BUF_INIT;
     api__auth_snapshot_save(a, &b); /* the auth section, if any, goes first */
     store_snapshot_save(a->store, &b);
+    api__members_save(a, &b); /* the membership rides after the store image */
     *out = b.data;
     *len = b.len;
 }
@@ -160,11 +174,14 @@ void api_raft_snapshot_save(void *data, void **out, size_t *len)
 int api_raft_snapshot_load(void *data, const void *p, size_t len)
 {
     struct api *a = data;
+    size_t store_len = api__members_load(a, p, len); /* the membership trailer, at the end */
+    if (store_len == SIZE_MAX)
+        return -EBADMSG;
     size_t skip = 0;
-    int rc = api__auth_snapshot_load(a, p, len, &skip);
+    int rc = api__auth_snapshot_load(a, p, store_len, &skip);
     if (rc)
         return rc;
-    rc = store_snapshot_load(a->store, (const char *)p + skip, len - skip);
+    rc = store_snapshot_load(a->store, (const char *)p + skip, store_len - skip);
     api__expiry_update(a);
     return rc;
 }

@@ -6,6 +6,8 @@
  * Bodies, statuses, trailing LFs and which responses carry X-Etcd-Cluster-Id follow etcd 3.4
  * (spec section 2's table).
  */
+#include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +16,9 @@
 #include "api/api_int.h"
 #include "core/alloc.h"
 #include "core/clock.h"
+#include "core/config.h"
 #include "core/json.h"
+#include "core/log.h"
 
 #define ETCETERA_VERSION "0.1.0"
 
@@ -53,46 +57,6 @@ static void version(h2o_req_t *req)
     send_buf(req, 200, "application/json", &b);
 }
 
-static void health(struct api *a, h2o_req_t *req)
-{
-    struct raft_status st;
-    struct et_buf b = ET_BUF_INIT;
-    if (!only_get(req))
-        return;
-    raft_node_status(a->node, &st);
-    if (st.leader != 0) {
-        et_buf_append_str(&b, "{\"health\":\"true\"}");
-        send_buf(req, 200, "text/plain; charset=utf-8", &b);
-    } else {
-        api__header(req, "X-Content-Type-Options", H2O_STRLIT("nosniff"));
-        et_buf_append_str(&b, "{\"health\":\"false\"}\n");
-        send_buf(req, 503, "text/plain; charset=utf-8", &b);
-    }
-}
-
-static void stats_self(struct api *a, h2o_req_t *req)
-{
-    struct raft_status st;
-    struct et_buf b = ET_BUF_INIT;
-    int64_t now = et_wall_ns();
-    if (!only_get(req))
-        return;
-    raft_node_status(a->node, &st);
-    int64_t since = st.leader_since_ns ? st.leader_since_ns : a->start_ns;
-    et_buf_append_str(&b, "{\"name\":");
-    et_json_cstr(&b, a->cfg.name);
-    et_buf_printf(&b, ",\"id\":\"%s\",\"state\":\"%s\",\"startTime\":\"", a->id_hex,
-                  st.is_leader ? "StateLeader" : "StateFollower");
-    et_time_rfc3339(&b, a->start_ns);
-    et_buf_printf(&b, "\",\"leaderInfo\":{\"leader\":\"%llx\",\"uptime\":\"",
-                  (unsigned long long)st.leader);
-    et_duration_go(&b, st.leader ? now - since : 0);
-    et_buf_append_str(&b, "\",\"startTime\":\"");
-    et_time_rfc3339(&b, since);
-    et_buf_append_str(&b, "\"},\"recvAppendRequestCnt\":0,\"sendAppendRequestCnt\":0}");
-    send_buf(req, 200, "application/json", &b);
-}
-
 static void stats_store(struct api *a, h2o_req_t *req)
 {
     struct store_stats s;
@@ -124,6 +88,120 @@ static void stats_store(struct api *a, h2o_req_t *req)
     send_buf(req, 200, "application/json", &b);
 }
 
+/* Appends @v as Go's encoding/json writes a float64: the shortest decimal that reads back as
+ * @v, in %f form unless the exponent is below -6 or at least 21 (then 1e+21, 1e-07). */
+static void go_float(struct et_buf *b, double v)
+{
+    char tmp[64], digits[32];
+    int exp = 0, nd = 0;
+    if (!isfinite(v)) {
+        et_buf_append_str(b, "0");
+        return;
+    }
+    if (v == 0) {
+        et_buf_append_char(b, '0');
+        return;
+    }
+    if (v < 0) {
+        et_buf_append_char(b, '-');
+        v = -v;
+    }
+    for (int prec = 0; prec < 17; prec++) {
+        snprintf(tmp, sizeof(tmp), "%.*e", prec, v);
+        if (strtod(tmp, NULL) == v)
+            break;
+    }
+    for (const char *p = tmp; *p && *p != 'e'; p++)
+        if (*p >= '0' && *p <= '9')
+            digits[nd++] = *p;
+    exp = atoi(strchr(tmp, 'e') + 1);
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
+    digits[nd] = '\0';
+    if (exp < -6 || exp >= 21) {
+        et_buf_append_char(b, digits[0]);
+        if (nd > 1) {
+            et_buf_append_char(b, '.');
+            et_buf_append_str(b, digits + 1);
+        }
+        et_buf_printf(b, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+    } else if (exp >= nd - 1) {
+        et_buf_append_str(b, digits);
+        for (int i = 0; i < exp - (nd - 1); i++)
+            et_buf_append_char(b, '0');
+    } else if (exp >= 0) {
+        et_buf_append(b, digits, (size_t)exp + 1);
+        et_buf_append_char(b, '.');
+        et_buf_append_str(b, digits + exp + 1);
+    } else {
+        et_buf_append_str(b, "0.");
+        for (int i = 0; i < -exp - 1; i++)
+            et_buf_append_char(b, '0');
+        et_buf_append_str(b, digits);
+    }
+}
+
+/* /health: a leader is known and this member's own attributes are in the member list. */
+static void health(struct api *a, h2o_req_t *req)
+{
+    struct raft_status st;
+    struct et_buf b = ET_BUF_INIT;
+    if (!only_get(req))
+        return;
+    raft_node_status(a->node, &st);
+    if (st.leader != 0 && api__members_published(a)) {
+        et_buf_append_str(&b, "{\"health\":\"true\"}");
+        send_buf(req, 200, "text/plain; charset=utf-8", &b);
+    } else {
+        api__header(req, "X-Content-Type-Options", H2O_STRLIT("nosniff"));
+        et_buf_append_str(&b, "{\"health\":\"false\"}\n");
+        send_buf(req, 503, "text/plain; charset=utf-8", &b);
+    }
+}
+
+static void rate_field(struct et_buf *b, const char *name, double v)
+{
+    if (v <= 0)
+        return; /* omitted when 0, as etcd's omitempty */
+    et_buf_printf(b, ",\"%s\":", name);
+    go_float(b, v);
+}
+
+static void stats_self(struct api *a, h2o_req_t *req)
+{
+    struct raft_status st;
+    struct et_buf b = ET_BUF_INIT;
+    int64_t now = et_wall_ns();
+    if (!only_get(req))
+        return;
+    raft_node_status(a->node, &st);
+    int64_t since = st.leader_since_ns ? st.leader_since_ns : a->start_ns;
+    et_buf_append_str(&b, "{\"name\":");
+    et_json_cstr(&b, a->cfg.name);
+    et_buf_printf(&b, ",\"id\":\"%s\",\"state\":\"%s\",\"startTime\":\"", a->id_hex,
+                  st.is_leader ? "StateLeader" : "StateFollower");
+    et_time_rfc3339(&b, a->start_ns);
+    et_buf_printf(&b, "\",\"leaderInfo\":{\"leader\":\"%llx\",\"uptime\":\"",
+                  (unsigned long long)st.leader);
+    et_duration_go(&b, st.leader ? now - since : 0);
+    et_buf_append_str(&b, "\",\"startTime\":\"");
+    et_time_rfc3339(&b, since);
+    et_buf_printf(&b, "\"},\"recvAppendRequestCnt\":%llu",
+                  (unsigned long long)st.recv_append_count);
+    rate_field(&b, "recvPkgRate", st.recv_pkg_rate);
+    rate_field(&b, "recvBandwidthRate", st.recv_bandwidth_rate);
+    et_buf_printf(&b, ",\"sendAppendRequestCnt\":%llu", (unsigned long long)st.send_append_count);
+    rate_field(&b, "sendPkgRate", st.send_pkg_rate);
+    rate_field(&b, "sendBandwidthRate", st.send_bandwidth_rate);
+    et_buf_append_char(&b, '}');
+    send_buf(req, 200, "application/json", &b);
+}
+
+static int cmp_str(const void *x, const void *y)
+{
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
 static void stats_leader(struct api *a, h2o_req_t *req)
 {
     struct raft_status st;
@@ -135,26 +213,44 @@ static void stats_leader(struct api *a, h2o_req_t *req)
         api__send_message(req, 403, "not current leader", false, false);
         return;
     }
-    et_buf_printf(&b, "{\"leader\":\"%s\",\"followers\":{", a->id_hex);
-    bool first = true;
-    for (size_t i = 0; i < a->member_count; i++) {
-        if (a->members[i].id == a->cfg.id)
+    /* followers keyed by hex ID in ascending string order (Go sorts map keys) */
+    pthread_mutex_lock(&a->mlock);
+    char **ids = et_calloc(a->mem_count + 1, sizeof(char *));
+    size_t n = 0;
+    for (size_t i = 0; i < a->mem_count; i++) {
+        if (a->mem[i].m.id == a->cfg.id)
             continue;
-        et_buf_printf(&b,
-                      "%s\"%llx\":{\"latency\":{\"current\":0,\"average\":0,"
-                      "\"standardDeviation\":0,\"minimum\":9223372036854776000,\"maximum\":0},"
-                      "\"counts\":{\"fail\":0,\"success\":0}}",
-                      first ? "" : ",", (unsigned long long)a->members[i].id);
-        first = false;
+        ids[n] = et_alloc(17);
+        snprintf(ids[n++], 17, "%llx", (unsigned long long)a->mem[i].m.id);
     }
+    pthread_mutex_unlock(&a->mlock);
+    qsort(ids, n, sizeof(char *), cmp_str);
+    et_buf_printf(&b, "{\"leader\":\"%s\",\"followers\":{", a->id_hex);
+    for (size_t i = 0; i < n; i++) {
+        struct api_peer_stats ps = { .min_ms = 9223372036854775808.0 };
+        raft_id id = strtoull(ids[i], NULL, 16);
+        if (a->cfg.host.peer_stats)
+            a->cfg.host.peer_stats(id, &ps);
+        et_buf_printf(&b, "%s\"%s\":{\"latency\":{\"current\":", i ? "," : "", ids[i]);
+        go_float(&b, ps.current_ms);
+        et_buf_append_str(&b, ",\"average\":");
+        go_float(&b, ps.average_ms);
+        et_buf_append_str(&b, ",\"standardDeviation\":");
+        go_float(&b, ps.stddev_ms);
+        et_buf_append_str(&b, ",\"minimum\":");
+        go_float(&b, ps.min_ms);
+        et_buf_append_str(&b, ",\"maximum\":");
+        go_float(&b, ps.max_ms);
+        et_buf_printf(&b, "},\"counts\":{\"fail\":%llu,\"success\":%llu}}",
+                      (unsigned long long)ps.fail, (unsigned long long)ps.success);
+        et_free(ids[i]);
+    }
+    et_free(ids);
     et_buf_append_str(&b, "}}");
     send_buf(req, 200, "application/json", &b);
 }
 
-static int cmp_str(const void *x, const void *y)
-{
-    return strcmp(*(char *const *)x, *(char *const *)y);
-}
+/* ---- member objects ------------------------------------------------------------------------ */
 
 static void url_list(struct et_buf *b, char **urls, size_t n)
 {
@@ -188,11 +284,661 @@ static int cmp_member(const void *x, const void *y)
     return a->id < b->id ? -1 : a->id > b->id;
 }
 
+/* {"members":[...]} sorted by ID, from the table. */
+static void members_body(struct api *a, struct et_buf *b)
+{
+    pthread_mutex_lock(&a->mlock);
+    const struct api_member **sorted = et_calloc(a->mem_count + 1, sizeof(*sorted));
+    for (size_t i = 0; i < a->mem_count; i++)
+        sorted[i] = &a->mem[i].m;
+    qsort(sorted, a->mem_count, sizeof(*sorted), cmp_member);
+    et_buf_append_str(b, "{\"members\":[");
+    for (size_t i = 0; i < a->mem_count; i++) {
+        if (i)
+            et_buf_append_char(b, ',');
+        member_json(b, sorted[i]);
+    }
+    pthread_mutex_unlock(&a->mlock);
+    et_buf_append_str(b, "]}\n");
+    et_free(sorted);
+}
+
+/* The client URLs of every member, sorted, joined by ", " (spec section 9). */
+static void machines_body(struct api *a, struct et_buf *b)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&a->mlock);
+    for (size_t i = 0; i < a->mem_count; i++)
+        n += a->mem[i].m.client_url_count;
+    char **urls = et_calloc(n + 1, sizeof(char *));
+    n = 0;
+    for (size_t i = 0; i < a->mem_count; i++)
+        for (size_t j = 0; j < a->mem[i].m.client_url_count; j++)
+            urls[n++] = et_strdup(a->mem[i].m.client_urls[j]);
+    pthread_mutex_unlock(&a->mlock);
+    qsort(urls, n, sizeof(char *), cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            et_buf_append_str(b, ", ");
+        et_buf_append_str(b, urls[i]);
+        et_free(urls[i]);
+    }
+    et_free(urls);
+}
+
+/* ---- request bodies of POST / PUT: Go's encoding/json messages ----------------------------- */
+
+struct jp {
+    const char *p, *end;
+    char err[160];
+};
+
+static bool jp_fail(struct jp *j, const char *what)
+{
+    if (j->p >= j->end)
+        snprintf(j->err, sizeof(j->err), "unexpected end of JSON input");
+    else
+        snprintf(j->err, sizeof(j->err), "invalid character '%c' %s", *j->p, what);
+    return false;
+}
+
+static void jp_ws(struct jp *j)
+{
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
+        j->p++;
+}
+
+/* A JSON string at j->p; its decoded bytes go to @out when not NULL. */
+static bool jp_string(struct jp *j, struct et_buf *out)
+{
+    j->p++;
+    while (j->p < j->end && *j->p != '"') {
+        char c = *j->p;
+        if ((unsigned char)c < 0x20)
+            return jp_fail(j, "in string literal");
+        if (c != '\\') {
+            if (out)
+                et_buf_append_char(out, c);
+            j->p++;
+            continue;
+        }
+        if (++j->p >= j->end)
+            return jp_fail(j, "");
+        c = *j->p++;
+        const char *map = strchr("\"\"\\\\//b\bf\fn\nr\rt\t", c);
+        if (c == 'u') {
+            unsigned v = 0;
+            for (int i = 0; i < 4; i++, j->p++) {
+                if (j->p >= j->end || !isxdigit((unsigned char)*j->p))
+                    return jp_fail(j, "in \\u hexadecimal character escape");
+                v = v * 16 + (unsigned)(isdigit((unsigned char)*j->p)
+                                            ? *j->p - '0'
+                                            : (tolower((unsigned char)*j->p) - 'a' + 10));
+            }
+            if (out && v < 0x80) {
+                et_buf_append_char(out, (char)v);
+            } else if (out && v < 0x800) {
+                et_buf_append_char(out, (char)(0xc0 | v >> 6));
+                et_buf_append_char(out, (char)(0x80 | (v & 0x3f)));
+            } else if (out) {
+                et_buf_append_char(out, (char)(0xe0 | v >> 12));
+                et_buf_append_char(out, (char)(0x80 | (v >> 6 & 0x3f)));
+                et_buf_append_char(out, (char)(0x80 | (v & 0x3f)));
+            }
+        } else if (map && ((map - "\"\"\\\\//b\bf\fn\nr\rt\t") % 2) == 0) {
+            if (out)
+                et_buf_append_char(out, map[1]);
+        } else {
+            j->p--;
+            return jp_fail(j, "in string escape code");
+        }
+    }
+    if (j->p >= j->end)
+        return jp_fail(j, "");
+    j->p++;
+    return true;
+}
+
+static bool jp_value(struct jp *j, int depth);
+
+static bool jp_container(struct jp *j, int depth, char close)
+{
+    j->p++;
+    jp_ws(j);
+    if (j->p < j->end && *j->p == close) {
+        j->p++;
+        return true;
+    }
+    for (;;) {
+        jp_ws(j);
+        if (close == '}') {
+            if (j->p >= j->end || *j->p != '"')
+                return jp_fail(j, "looking for beginning of object key string");
+            if (!jp_string(j, NULL))
+                return false;
+            jp_ws(j);
+            if (j->p >= j->end || *j->p != ':')
+                return jp_fail(j, "after object key");
+            j->p++;
+        }
+        if (!jp_value(j, depth + 1))
+            return false;
+        jp_ws(j);
+        if (j->p < j->end && *j->p == ',') {
+            j->p++;
+            continue;
+        }
+        if (j->p < j->end && *j->p == close) {
+            j->p++;
+            return true;
+        }
+        return jp_fail(j, close == '}' ? "after object key:value pair" : "after array element");
+    }
+}
+
+static bool jp_lit(struct jp *j, const char *lit)
+{
+    for (const char *l = lit; *l; l++, j->p++)
+        if (j->p >= j->end || *j->p != *l)
+            return jp_fail(j, "in literal");
+    return true;
+}
+
+static bool jp_value(struct jp *j, int depth)
+{
+    jp_ws(j);
+    if (j->p >= j->end)
+        return jp_fail(j, "");
+    if (depth > 100)
+        return jp_fail(j, "(nesting too deep)");
+    switch (*j->p) {
+    case '{':
+        return jp_container(j, depth, '}');
+    case '[':
+        return jp_container(j, depth, ']');
+    case '"':
+        return jp_string(j, NULL);
+    case 't':
+        return jp_lit(j, "true");
+    case 'f':
+        return jp_lit(j, "false");
+    case 'n':
+        return jp_lit(j, "null");
+    default:
+        if (*j->p != '-' && !isdigit((unsigned char)*j->p))
+            return jp_fail(j, "looking for beginning of value");
+        if (*j->p == '-')
+            j->p++;
+        if (j->p >= j->end || !isdigit((unsigned char)*j->p))
+            return jp_fail(j, "in numeric literal");
+        while (j->p < j->end && strchr("0123456789.eE+-", *j->p))
+            j->p++;
+        return true;
+    }
+}
+
+static const char *jp_type(char c)
+{
+    switch (c) {
+    case '{':
+        return "object";
+    case '[':
+        return "array";
+    case '"':
+        return "string";
+    case 't':
+    case 'f':
+        return "bool";
+    default:
+        return "number";
+    }
+}
+
+struct url_req {
+    char **urls; /* validated, as etcd prints them */
+    size_t count;
+};
+
+static void url_req_free(struct url_req *u)
+{
+    for (size_t i = 0; i < u->count; i++)
+        et_free(u->urls[i]);
+    et_free(u->urls);
+    memset(u, 0, sizeof(*u));
+}
+
+/*
+ * Decodes {"peerURLs":[...]} as etcd does (field name matched case-insensitively, unknown
+ * fields ignored, null as empty) and validates the URLs. Returns true, or false with the
+ * message of etcd's 400 answer in @msg.
+ */
+static bool parse_peer_urls(const char *body, size_t len, struct url_req *out, struct et_buf *msg)
+{
+    struct jp j = { body, body + len, "" };
+    memset(out, 0, sizeof(*out));
+    if (!jp_value(&j, 0) || (jp_ws(&j), j.p < j.end && !jp_fail(&j, "after top-level value"))) {
+        et_buf_append_str(msg, j.err);
+        return false;
+    }
+    j.p = body;
+    jp_ws(&j);
+    if (*j.p == 'n')
+        goto no_urls;
+    if (*j.p != '{') {
+        et_buf_printf(msg,
+                      "json: cannot unmarshal %s into Go value of type struct { PeerURLs []string "
+                      "\"json:\\\"peerURLs\\\"\" }",
+                      jp_type(*j.p));
+        return false;
+    }
+    /* The syntax is valid: walk the top object's members. */
+    j.p++;
+    const char *type_err = NULL;
+    struct et_buf key = ET_BUF_INIT;
+    char **urls = NULL;
+    size_t n = 0;
+    for (;;) {
+        jp_ws(&j);
+        if (*j.p == '}')
+            break;
+        et_buf_reset(&key);
+        (void)jp_string(&j, &key);
+        jp_ws(&j);
+        j.p++; /* ':' */
+        jp_ws(&j);
+        bool ours = key.len == 8 && strncasecmp(key.data, "peerURLs", 8) == 0;
+        if (!ours || *j.p == 'n') {
+            if (ours) {
+                for (size_t i = 0; i < n; i++)
+                    et_free(urls[i]);
+                n = 0;
+            }
+            (void)jp_value(&j, 1);
+        } else if (*j.p != '[') {
+            if (!type_err)
+                type_err = jp_type(*j.p), et_buf_printf(msg,
+                                                        "json: cannot unmarshal %s into Go struct "
+                                                        "field .peerURLs of type []string",
+                                                        jp_type(*j.p));
+            (void)jp_value(&j, 1);
+        } else {
+            for (size_t i = 0; i < n; i++)
+                et_free(urls[i]);
+            n = 0;
+            j.p++;
+            for (;;) {
+                jp_ws(&j);
+                if (*j.p == ']') {
+                    j.p++;
+                    break;
+                }
+                struct et_buf v = ET_BUF_INIT;
+                if (*j.p == '"') {
+                    (void)jp_string(&j, &v);
+                } else {
+                    if (*j.p != 'n' && !type_err)
+                        type_err = "x", et_buf_printf(msg,
+                                                      "json: cannot unmarshal %s into Go struct "
+                                                      "field .peerURLs of type string",
+                                                      jp_type(*j.p));
+                    (void)jp_value(&j, 1);
+                }
+                urls = et_realloc(urls, (n + 1) * sizeof(char *));
+                urls[n++] = v.data ? v.data : et_strdup("");
+                jp_ws(&j);
+                if (*j.p == ',')
+                    j.p++;
+            }
+        }
+        jp_ws(&j);
+        if (*j.p == ',')
+            j.p++;
+    }
+    et_buf_free(&key);
+    if (type_err) {
+        for (size_t i = 0; i < n; i++)
+            et_free(urls[i]);
+        et_free(urls);
+        return false;
+    }
+    if (n == 0) {
+        et_free(urls);
+        goto no_urls;
+    }
+    out->urls = et_calloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++) {
+        struct et_url u;
+        char err[512];
+        if (et_url_parse(urls[i], &u, err, sizeof(err)) != 0) {
+            et_buf_append_str(msg, err);
+            for (size_t k = i; k < n; k++)
+                et_free(urls[k]);
+            et_free(urls);
+            url_req_free(out);
+            return false;
+        }
+        out->urls[out->count++] = et_strdup(u.raw);
+        et_url_free(&u);
+        et_free(urls[i]);
+    }
+    et_free(urls);
+    qsort(out->urls, out->count, sizeof(char *), cmp_str);
+    return true;
+no_urls:
+    et_buf_append_str(msg, "no valid URLs given");
+    return false;
+}
+
+/* 415 unless the request is JSON (spec 8.2: parameters stripped and lower-cased after ';'). */
+static bool json_content_type(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    h2o_iovec_t ct = i >= 0 ? req->headers.entries[i].value : h2o_iovec_init("", 0);
+    char type[256];
+    size_t n = ct.len < sizeof(type) - 1 ? ct.len : sizeof(type) - 1;
+    memcpy(type, ct.base, n);
+    type[n] = '\0';
+    char *semi = strchr(type, ';');
+    if (semi) {
+        *semi = '\0';
+        for (char *p = type; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        char *e = semi;
+        while (e > type && (e[-1] == ' ' || e[-1] == '\t'))
+            *--e = '\0';
+    }
+    if (strcmp(type, "application/json") == 0)
+        return true;
+    struct et_buf msg = ET_BUF_INIT;
+    et_buf_printf(&msg, "Bad Content-Type %s, accept application/json", type);
+    api__send_message(req, 415, msg.data, false, true);
+    et_buf_free(&msg);
+    return false;
+}
+
+/* ---- operations through Raft ------------------------------------------------------------- */
+
+enum mop_kind {
+    MOP_LIST,     /* GET /v2/members after a read barrier */
+    MOP_MACHINES, /* GET /v2/machines after a read barrier */
+    MOP_ADD,
+    MOP_UPDATE,
+    MOP_REMOVE,
+};
+
+/* A membership request waiting for Raft; completed on the reactor that took it. */
+struct api_mop {
+    struct raft_change change;
+    struct raft_proposal proposal;
+    struct raft_read read;
+    struct et_msg msg;
+    struct api *api;
+    struct api_reactor *reactor;
+    h2o_req_t *req; /* NULL once the client is gone */
+    struct api_guard *guard;
+    uint8_t kind;
+    bool admin;
+    int err; /* > 0 applied, < 0 failed */
+    struct et_buf data;
+    struct api_member member; /* MOP_ADD: the new member */
+};
+
+static void mop_complete(struct et_msg *m)
+{
+    struct api_mop *op = (struct api_mop *)((char *)m - offsetof(struct api_mop, msg));
+    h2o_req_t *req = op->req;
+    struct api *a = op->api;
+    struct et_buf b = ET_BUF_INIT;
+    if (req) {
+        op->guard->ptr = NULL;
+        if (op->kind == MOP_LIST) {
+            members_body(a, &b);
+            send_buf(req, 200, "application/json", &b);
+        } else if (op->kind == MOP_MACHINES) {
+            machines_body(a, &b);
+            send_buf(req, 200, "text/plain; charset=utf-8", &b);
+        } else if (op->err <= 0) {
+            et_info("members: membership change failed: %s", strerror(op->err ? -op->err : EIO));
+            api__send_message(req, 500, "Internal Server Error", false, true);
+        } else if (op->kind == MOP_ADD) {
+            member_json(&b, &op->member);
+            et_buf_append_char(&b, '\n');
+            api__header(req, "X-Etcd-Cluster-Id", a->cluster_hex, strlen(a->cluster_hex));
+            send_buf(req, 201, "application/json", &b);
+        } else if (op->admin) {
+            api__cors(req);
+            api__send(req, 200, "text/plain; charset=utf-8", "", 0);
+        } else {
+            api__cors(req);
+            api__header(req, "X-Etcd-Cluster-Id", a->cluster_hex, strlen(a->cluster_hex));
+            api__send(req, 204, NULL, NULL, 0);
+        }
+    }
+    et_buf_free(&b);
+    et_buf_free(&op->data);
+    api__member_free(&op->member);
+    et_free(op);
+}
+
+static void mop_post(struct api_mop *op, int err)
+{
+    op->err = err;
+    op->msg.fn = mop_complete;
+    op->api->cfg.host.post(op->reactor->handle, &op->msg);
+}
+
+static void mop_change_done(struct raft_change *c, int err)
+{
+    mop_post((struct api_mop *)((char *)c - offsetof(struct api_mop, change)), err);
+}
+
+static void mop_proposal_done(struct raft_proposal *p, int err)
+{
+    mop_post((struct api_mop *)((char *)p - offsetof(struct api_mop, proposal)), err);
+}
+
+static void mop_read_done(struct raft_read *r, int err)
+{
+    mop_post((struct api_mop *)((char *)r - offsetof(struct api_mop, read)), err);
+}
+
+static struct api_mop *mop_new(struct api *a, h2o_req_t *req, uint8_t kind)
+{
+    struct api_mop *op = et_calloc(1, sizeof(*op));
+    op->api = a;
+    op->reactor = api__reactor(a);
+    op->req = req;
+    op->kind = kind;
+    op->guard = api__guard(req, (void **)&op->req);
+    op->change.done = mop_change_done;
+    op->proposal.done = mop_proposal_done;
+    op->read.done = mop_read_done;
+    return op;
+}
+
+/* Hands @op to the node; on refusal answers at once. */
+static void mop_submit(struct api_mop *op, int ret)
+{
+    if (ret == 0)
+        return;
+    op->guard->ptr = NULL;
+    h2o_req_t *req = op->req;
+    op->req = NULL;
+    if (op->kind == MOP_LIST || op->kind == MOP_MACHINES) {
+        op->req = req; /* no barrier possible: answer from the local table */
+        op->guard->ptr = (void **)&op->req;
+        mop_complete(&op->msg);
+        return;
+    }
+    api__send_message(req, 500, "Internal Server Error", false, true);
+    mop_complete(&op->msg);
+}
+
+/* A new member ID: a hash of its peer URLs, the cluster and the time (as etcd mixes in the
+ * time), never 0 and never one in use or removed. The caller holds a->mlock. */
+static raft_id new_member_id(struct api *a, const struct url_req *u)
+{
+    uint64_t h = 1469598103934665603ull ^ a->cfg.cluster_id;
+    for (size_t i = 0; i < u->count; i++)
+        for (const char *p = u->urls[i]; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    h ^= (uint64_t)et_wall_ns();
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}
+
+/* 409 when a URL of @u is a peer URL of a member other than @except. Lock held. */
+static bool peer_url_used(struct api *a, const struct url_req *u, raft_id except)
+{
+    for (size_t i = 0; i < a->mem_count; i++) {
+        const struct api_member *m = &a->mem[i].m;
+        if (m->id == except)
+            continue;
+        for (size_t j = 0; j < m->peer_url_count; j++)
+            for (size_t k = 0; k < u->count; k++)
+                if (strcmp(m->peer_urls[j], u->urls[k]) == 0)
+                    return true;
+    }
+    return false;
+}
+
+static void members_add(struct api *a, h2o_req_t *req)
+{
+    struct url_req u;
+    struct et_buf msg = ET_BUF_INIT;
+    if (!json_content_type(req))
+        return;
+    if (!parse_peer_urls(req->entity.base ? req->entity.base : "", req->entity.len, &u, &msg)) {
+        api__send_message(req, 400, msg.data, false, true);
+        et_buf_free(&msg);
+        return;
+    }
+    uint64_t active = __atomic_load_n(&a->admin.active_size, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&a->mlock);
+    bool used = peer_url_used(a, &u, 0);
+    size_t count = a->mem_count;
+    raft_id id = new_member_id(a, &u);
+    for (int i = 0; id == 0 || api__mem_find(a, id) || api__mem_removed(a, id); i++)
+        id = id * 6364136223846793005ull + 1442695040888963407ull;
+    pthread_mutex_unlock(&a->mlock);
+    if (used) {
+        api__send_message(req, 409, "membership: peerURL exists", false, true);
+        url_req_free(&u);
+        return;
+    }
+    if (count >= active) {
+        et_buf_printf(&msg,
+                      "membership: the cluster has %zu members and activeSize is %llu (raise it "
+                      "with PUT /v2/admin/config or remove a member first)",
+                      count, (unsigned long long)active);
+        api__send_message(req, 409, msg.data, false, true);
+        et_buf_free(&msg);
+        url_req_free(&u);
+        return;
+    }
+    struct api_mop *op = mop_new(a, req, MOP_ADD);
+    op->member = (struct api_member){ .id = id,
+                                      .name = et_strdup(""),
+                                      .peer_urls = u.urls,
+                                      .peer_url_count = u.count,
+                                      .client_urls = et_calloc(1, sizeof(char *)) };
+    api__member_encode(&op->data, &op->member);
+    op->change.type = RAFT_CC_ADD_VOTER;
+    op->change.id = id;
+    op->change.context = op->data.data;
+    op->change.context_len = op->data.len;
+    mop_submit(op, raft_node_change(a->node, &op->change));
+}
+
+/* Parses the <id> of /v2/members/<id>; answers 404 / 410 itself and returns 0 then. */
+static raft_id member_id_arg(struct api *a, h2o_req_t *req, const char *s, size_t len,
+                             bool gone_is_410)
+{
+    char tmp[64], *end;
+    struct et_buf msg = ET_BUF_INIT;
+    raft_id id = 0;
+    if (len > 0 && len < sizeof(tmp)) {
+        memcpy(tmp, s, len);
+        tmp[len] = '\0';
+        errno = 0;
+        id = strtoull(tmp, &end, 16);
+        if (errno || *end || !isxdigit((unsigned char)tmp[0]))
+            id = 0;
+    }
+    pthread_mutex_lock(&a->mlock);
+    bool known = id && api__mem_find(a, id), removed = id && api__mem_removed(a, id);
+    pthread_mutex_unlock(&a->mlock);
+    if (known)
+        return id;
+    if (removed && gone_is_410) {
+        et_buf_printf(&msg, "Member permanently removed: %llx", (unsigned long long)id);
+        api__send_message(req, 410, msg.data, false, true);
+    } else if (removed) {
+        api__send_message(req, 500, "Internal Server Error", false, true); /* 3.4 quirk (8.3) */
+    } else {
+        et_buf_append_str(&msg, "No such member: ");
+        if (id)
+            et_buf_printf(&msg, "%llx", (unsigned long long)id);
+        else
+            et_buf_append(&msg, s, len);
+        api__send_message(req, 404, msg.data, false, true);
+    }
+    et_buf_free(&msg);
+    return 0;
+}
+
+static void members_update(struct api *a, h2o_req_t *req, const char *ids, size_t ids_len)
+{
+    struct url_req u;
+    struct et_buf msg = ET_BUF_INIT;
+    raft_id id = member_id_arg(a, req, ids, ids_len, false);
+    if (id == 0 || !json_content_type(req))
+        return;
+    if (!parse_peer_urls(req->entity.base ? req->entity.base : "", req->entity.len, &u, &msg)) {
+        api__send_message(req, 400, msg.data, false, true);
+        et_buf_free(&msg);
+        return;
+    }
+    pthread_mutex_lock(&a->mlock);
+    bool used = peer_url_used(a, &u, id);
+    pthread_mutex_unlock(&a->mlock);
+    if (used) {
+        api__send_message(req, 409, "membership: peerURL exists", false, true);
+        url_req_free(&u);
+        return;
+    }
+    struct api_mop *op = mop_new(a, req, MOP_UPDATE);
+    struct api_member m = {
+        .id = id, .name = "", .peer_urls = u.urls, .peer_url_count = u.count, .client_urls = NULL
+    };
+    et_buf_append_char(&op->data, (char)API_MEMBER_TAG);
+    et_buf_append_char(&op->data, API_MEMBER_UPDATE);
+    api__member_encode(&op->data, &m);
+    url_req_free(&u);
+    op->proposal.data = op->data.data;
+    op->proposal.len = op->data.len;
+    mop_submit(op, raft_node_propose(a->node, &op->proposal));
+}
+
+void api__member_remove(struct api *a, h2o_req_t *req, raft_id id, bool admin)
+{
+    struct api_mop *op = mop_new(a, req, MOP_REMOVE);
+    op->admin = admin;
+    op->change.type = RAFT_CC_REMOVE;
+    op->change.id = id;
+    mop_submit(op, raft_node_change(a->node, &op->change));
+}
+
 static void members(struct api *a, h2o_req_t *req)
 {
     struct et_buf b = ET_BUF_INIT;
     bool is_leader_path = path_is(req, "/v2/members/leader");
     bool is_root = path_is(req, "/v2/members") || path_is(req, "/v2/members/");
+    size_t plen = req->input.query_at != SIZE_MAX ? req->input.query_at : req->input.path.len;
 
     if (!api__method_is(req, "GET") && !api__method_is(req, "POST") &&
         !api__method_is(req, "PUT") && !api__method_is(req, "DELETE")) {
@@ -204,34 +950,25 @@ static void members(struct api *a, h2o_req_t *req)
         if (is_leader_path) {
             struct raft_status st;
             raft_node_status(a->node, &st);
-            for (size_t i = 0; i < a->member_count; i++) {
-                if (a->members[i].id == st.leader && st.leader) {
-                    member_json(&b, &a->members[i]);
-                    et_buf_append_char(&b, '\n');
-                    send_buf(req, 200, "application/json", &b);
-                    return;
-                }
+            pthread_mutex_lock(&a->mlock);
+            struct api_mem *e = st.leader ? api__mem_find(a, st.leader) : NULL;
+            if (e) {
+                member_json(&b, &e->m);
+                et_buf_append_char(&b, '\n');
             }
-            api__send_message(req, 503, "During election", false, false);
+            pthread_mutex_unlock(&a->mlock);
+            if (e)
+                send_buf(req, 200, "application/json", &b);
+            else
+                api__send_message(req, 503, "During election", false, false);
             return;
         }
         if (!is_root) {
             api__send_message(req, 404, "Not found", false, false);
             return;
         }
-        const struct api_member **sorted = et_calloc(a->member_count + 1, sizeof(*sorted));
-        for (size_t i = 0; i < a->member_count; i++)
-            sorted[i] = &a->members[i];
-        qsort(sorted, a->member_count, sizeof(*sorted), cmp_member);
-        et_buf_append_str(&b, "{\"members\":[");
-        for (size_t i = 0; i < a->member_count; i++) {
-            if (i)
-                et_buf_append_char(&b, ',');
-            member_json(&b, sorted[i]);
-        }
-        et_buf_append_str(&b, "]}\n");
-        et_free(sorted);
-        send_buf(req, 200, "application/json", &b);
+        struct api_mop *op = mop_new(a, req, MOP_LIST);
+        mop_submit(op, raft_node_read(a->node, &op->read));
         return;
     }
     if ((api__method_is(req, "PUT") || api__method_is(req, "DELETE")) && is_root) {
@@ -240,32 +977,46 @@ static void members(struct api *a, h2o_req_t *req)
         api__send(req, 405, "text/plain; charset=utf-8", H2O_STRLIT("Method Not Allowed\n"));
         return;
     }
-    /* Membership changes need the multi-member cluster (a later issue): refuse clearly. */
-    api__send_message(req, 500, "Internal Server Error", false, false);
+    if (api__method_is(req, "POST")) {
+        if (is_root)
+            members_add(a, req);
+        else
+            api__send_message(req, 404, "Not found", false, false);
+        return;
+    }
+    const char *ids = req->input.path.base + 12;
+    size_t ids_len = plen - 12;
+    if (memchr(ids, '/', ids_len)) {
+        api__send_message(req, 404, "Not found", false, false);
+        return;
+    }
+    if (api__method_is(req, "PUT")) {
+        members_update(a, req, ids, ids_len);
+        return;
+    }
+    raft_id id = member_id_arg(a, req, ids, ids_len, true);
+    if (id)
+        api__member_remove(a, req, id, false);
 }
 
 static void machines(struct api *a, h2o_req_t *req)
 {
-    struct et_buf b = ET_BUF_INIT;
-    size_t n = 0;
     if (!api__method_is(req, "GET") && !api__method_is(req, "HEAD")) {
         api__send_405(req, "GET,HEAD");
         return;
     }
-    for (size_t i = 0; i < a->member_count; i++)
-        n += a->members[i].client_url_count;
-    char **urls = et_calloc(n + 1, sizeof(char *));
-    n = 0;
-    for (size_t i = 0; i < a->member_count; i++)
-        for (size_t j = 0; j < a->members[i].client_url_count; j++)
-            urls[n++] = a->members[i].client_urls[j];
-    qsort(urls, n, sizeof(char *), cmp_str);
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            et_buf_append_str(&b, ", ");
-        et_buf_append_str(&b, urls[i]);
-    }
-    et_free(urls);
+    struct api_mop *op = mop_new(a, req, MOP_MACHINES);
+    mop_submit(op, raft_node_read(a->node, &op->read));
+}
+
+/* Peer listener: the member list for a member joining with --initial-cluster-state existing. */
+static void peer_members(struct api *a, h2o_req_t *req)
+{
+    struct et_buf b = ET_BUF_INIT;
+    if (!only_get(req))
+        return;
+    api_members_text(a, &b);
+    api__header(req, "X-Etcd-Cluster-Id", a->cluster_hex, strlen(a->cluster_hex));
     send_buf(req, 200, "text/plain; charset=utf-8", &b);
 }
 
@@ -275,6 +1026,8 @@ int api__cluster(struct api *a, h2o_req_t *req, bool peer)
         version(req);
     else if (api__admin(a, req))
         return 0;
+    else if (peer && path_is(req, "/etcetera/members"))
+        peer_members(a, req);
     else if (!peer && path_is(req, "/health"))
         health(a, req);
     else if (!peer && path_is(req, "/v2/stats/self"))

@@ -40,11 +40,12 @@ struct net_listener_config {
 struct net_config {
     const struct net_listener_config *listeners;
     size_t listener_count;
-    unsigned reactor_count;   /* threads; 0 = online CPUs */
-    size_t max_connections;   /* process-wide; beyond it new connections get a 503 */
-    uint64_t idle_timeout_ms; /* keep-alive idle connections are closed after this */
-    uint64_t req_timeout_ms;  /* headers and body must arrive within this */
-    size_t max_request_bytes; /* h2o's entity limit (413 beyond it) */
+    unsigned reactor_count;        /* threads; 0 = online CPUs */
+    size_t max_connections;        /* process-wide; beyond it new connections get a 503 */
+    uint64_t idle_timeout_ms;      /* keep-alive idle connections are closed after this */
+    uint64_t req_timeout_ms;       /* headers and body must arrive within this */
+    size_t max_request_bytes;      /* h2o's entity limit (413 beyond it) */
+    size_t peer_max_request_bytes; /* the same on peer listeners (snapshots); 0: the above */
     /* Request handlers, called on a reactor thread; return 0 (h2o handler contract). */
     int (*on_req[NET_SERVICE_COUNT])(h2o_handler_t *self, h2o_req_t *req);
     /* Called on each reactor thread when it starts and before it ends. */

@@ -456,7 +456,9 @@ static void globalconf_init(struct net *n, int service)
     h2o_globalconf_t *gc = &n->globalconf[service];
     h2o_config_init(gc);
     gc->server_name = h2o_iovec_init(H2O_STRLIT(""));
-    gc->max_request_entity_size = n->cfg.max_request_bytes;
+    gc->max_request_entity_size = service == NET_SERVICE_PEER && n->cfg.peer_max_request_bytes
+                                      ? n->cfg.peer_max_request_bytes
+                                      : n->cfg.max_request_bytes;
     if (n->cfg.req_timeout_ms)
         gc->http1.req_timeout = n->cfg.req_timeout_ms;
     if (n->cfg.idle_timeout_ms)

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "raft/raft_int.h"
 
 void raft_conf_change_encode(const struct raft_conf_change *cc, uint8_t *out)
@@ -27,7 +28,8 @@ void raft_conf_change_encode(const struct raft_conf_change *cc, uint8_t *out)
 int raft_conf_change_decode(const void *data, size_t len, struct raft_conf_change *cc)
 {
     const uint8_t *p = data;
-    if (len != RAFT_CONF_CHANGE_LEN || p == NULL)
+    /* Bytes after the change are the proposer's context (raft_propose_conf_change_ctx()). */
+    if (len < RAFT_CONF_CHANGE_LEN || p == NULL)
         return -EINVAL;
     cc->type = p[0];
     cc->id = 0;
@@ -102,6 +104,14 @@ static int conf_change_check(const struct raft *r, const struct raft_conf_change
 
 int raft_propose_conf_change(struct raft *r, const struct raft_conf_change *cc, raft_index *index)
 {
+    return raft_propose_conf_change_ctx(r, cc, NULL, 0, index);
+}
+
+int raft_propose_conf_change_ctx(struct raft *r, const struct raft_conf_change *cc, const void *ctx,
+                                 size_t ctx_len, raft_index *index)
+{
+    ET_ASSERT(ctx_len == 0 || ctx != NULL);
+    ET_ASSERT(ctx_len <= UINT32_MAX - RAFT_CONF_CHANGE_LEN);
     ET_ASSERT(!r->in_ready);
     if (r->role != RAFT_LEADER)
         return -EPERM;
@@ -111,9 +121,12 @@ int raft_propose_conf_change(struct raft *r, const struct raft_conf_change *cc, 
     int err = conf_change_check(r, cc);
     if (err)
         return err;
-    uint8_t buf[RAFT_CONF_CHANGE_LEN];
+    uint8_t *buf = et_alloc(RAFT_CONF_CHANGE_LEN + ctx_len);
     raft_conf_change_encode(cc, buf);
-    raft__log_append(r, r->term, RAFT_ENTRY_CONF_CHANGE, buf, sizeof(buf));
+    if (ctx_len)
+        memcpy(buf + RAFT_CONF_CHANGE_LEN, ctx, ctx_len);
+    raft__log_append(r, r->term, RAFT_ENTRY_CONF_CHANGE, buf, RAFT_CONF_CHANGE_LEN + ctx_len);
+    et_free(buf);
     r->pending_conf_index = raft__last_index(r);
     if (index)
         *index = r->pending_conf_index;

@@ -65,6 +65,9 @@
 /* First byte of a forwarded proposal on the peer link: 0xc1 is never used by msgpack, so it
  * cannot begin a Raft message (raft_msg_encode writes msgpack). */
 #define NODE_FORWARD_TAG 0xc1
+/* A membership change a follower forwards: 0xc2 | encoded change | origin tag | context. */
+#define NODE_CHANGE_TAG  0xc2
+#define NODE_RATE_WINDOW 200u /* messages in the rate window of /v2/stats/self */
 
 struct node_pending {
     uint64_t seq;
@@ -75,6 +78,21 @@ struct node_pending {
 struct node_list {
     void **v;
     size_t n, cap;
+};
+
+/* The last NODE_RATE_WINDOW messages of one direction (etcd's stats window). */
+struct node_rate {
+    int64_t at_ns[NODE_RATE_WINDOW];
+    uint32_t bytes[NODE_RATE_WINDOW];
+    size_t head, count;
+    uint64_t total;
+};
+
+/* A change a follower forwarded, held by the leader while a previous change commits. */
+struct node_fwd_change {
+    int64_t deadline_ns;
+    size_t len;
+    unsigned char data[]; /* encoded change | origin tag | context */
 };
 
 struct node_inmsg {
@@ -94,6 +112,7 @@ struct raft_node {
     struct et_mpsc props;
     struct et_mpsc reads;
     struct et_mpsc inbound;
+    struct et_mpsc changes;
     int efd;          /* eventfd: producers write it after pushing when the node may sleep */
     int wake_pending; /* atomic: a wake-up is already on its way */
     int stopping;     /* atomic */
@@ -106,6 +125,10 @@ struct raft_node {
     uint64_t st_leader;
     int st_is_leader;
     int64_t st_leader_since_ns;
+    uint64_t st_recv_append, st_send_append; /* atomics */
+    uint64_t st_rates[4];                    /* atomics: bit patterns of doubles */
+    pthread_mutex_t st_conf_lock;
+    struct raft_conf st_conf; /* guarded by st_conf_lock */
 
     /* node thread */
     raft_term durable_term; /* hard state last made durable (decides whether a Ready syncs) */
@@ -130,6 +153,10 @@ struct raft_node {
     struct node_list rhold;   /* reads waiting for a leader */
     struct node_list rflight; /* reads waiting for their read state (_index = ctx | tag) */
     struct node_list rwait;   /* reads waiting for applied >= _index */
+    struct node_list chold;   /* local changes not handed to the core yet */
+    struct node_list cpend;   /* local changes proposed, waiting for their entry */
+    struct node_list cfwd;    /* leader: forwarded changes waiting for the previous one */
+    struct node_rate recv_rate, send_rate;
     int64_t next_tick_ns;
 };
 
@@ -183,6 +210,68 @@ static void publish_status(struct raft_node *n)
     __atomic_store_n(&n->st_is_leader, is_leader, __ATOMIC_RELAXED);
     __atomic_store_n(&n->st_commit, info.commit, __ATOMIC_RELAXED);
     __atomic_store_n(&n->st_applied, n->applied, __ATOMIC_RELEASE);
+    const struct raft_conf *c = raft_get_conf(n->r);
+    pthread_mutex_lock(&n->st_conf_lock);
+    if (memcmp(c, &n->st_conf, sizeof(*c)) != 0)
+        n->st_conf = *c;
+    pthread_mutex_unlock(&n->st_conf_lock);
+}
+
+static void rate_add(struct node_rate *r, int64_t now, size_t bytes)
+{
+    r->at_ns[r->head] = now;
+    r->bytes[r->head] = bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes;
+    r->head = (r->head + 1) % NODE_RATE_WINDOW;
+    if (r->count < NODE_RATE_WINDOW)
+        r->count++;
+    r->total++;
+}
+
+/* Messages/s and bytes/s over the window; 0 when nothing came in the last second (as etcd). */
+static void rate_get(const struct node_rate *r, int64_t now, double *pkgs, double *bytes)
+{
+    *pkgs = *bytes = 0;
+    if (r->count == 0)
+        return;
+    size_t newest = (r->head + NODE_RATE_WINDOW - 1) % NODE_RATE_WINDOW;
+    size_t oldest = (r->head + NODE_RATE_WINDOW - r->count) % NODE_RATE_WINDOW;
+    if (now - r->at_ns[newest] > ET_NS_PER_SEC)
+        return;
+    double span = (double)(now - r->at_ns[oldest]) / 1e9;
+    if (span < 0.001)
+        span = 0.001;
+    uint64_t sum = 0;
+    for (size_t i = 0; i < r->count; i++)
+        sum += r->bytes[(oldest + i) % NODE_RATE_WINDOW];
+    *pkgs = (double)r->count / span;
+    *bytes = (double)sum / span;
+}
+
+static void store_double(uint64_t *slot, double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof(bits));
+    __atomic_store_n(slot, bits, __ATOMIC_RELAXED);
+}
+
+static double load_double(uint64_t *slot)
+{
+    uint64_t bits = __atomic_load_n(slot, __ATOMIC_RELAXED);
+    double v;
+    memcpy(&v, &bits, sizeof(v));
+    return v;
+}
+
+/* Once per tick: the rates of /v2/stats/self. */
+static void publish_rates(struct raft_node *n, int64_t now)
+{
+    double v[4];
+    rate_get(&n->recv_rate, now, &v[0], &v[1]);
+    rate_get(&n->send_rate, now, &v[2], &v[3]);
+    for (int i = 0; i < 4; i++)
+        store_double(&n->st_rates[i], v[i]);
+    __atomic_store_n(&n->st_recv_append, n->recv_rate.total, __ATOMIC_RELAXED);
+    __atomic_store_n(&n->st_send_append, n->send_rate.total, __ATOMIC_RELAXED);
 }
 
 void raft_node_status(struct raft_node *n, struct raft_status *out)
@@ -194,6 +283,15 @@ void raft_node_status(struct raft_node *n, struct raft_status *out)
     out->leader = __atomic_load_n(&n->st_leader, __ATOMIC_RELAXED);
     out->is_leader = __atomic_load_n(&n->st_is_leader, __ATOMIC_RELAXED);
     out->leader_since_ns = __atomic_load_n(&n->st_leader_since_ns, __ATOMIC_RELAXED);
+    out->recv_append_count = __atomic_load_n(&n->st_recv_append, __ATOMIC_RELAXED);
+    out->send_append_count = __atomic_load_n(&n->st_send_append, __ATOMIC_RELAXED);
+    out->recv_pkg_rate = load_double(&n->st_rates[0]);
+    out->recv_bandwidth_rate = load_double(&n->st_rates[1]);
+    out->send_pkg_rate = load_double(&n->st_rates[2]);
+    out->send_bandwidth_rate = load_double(&n->st_rates[3]);
+    pthread_mutex_lock(&n->st_conf_lock);
+    out->conf = n->st_conf;
+    pthread_mutex_unlock(&n->st_conf_lock);
 }
 
 /* ---- producers --------------------------------------------------------------------------- */
@@ -215,6 +313,22 @@ int raft_node_propose(struct raft_node *n, struct raft_proposal *p)
         return -EMSGSIZE;
     p->_deadline_ns = et_mono_ns() + (int64_t)n->cfg.request_timeout_ms * ET_NS_PER_MSEC;
     if (!et_mpsc_try_push(&n->props, &p->_node))
+        return -EAGAIN;
+    node_wake(n);
+    return 0;
+}
+
+int raft_node_change(struct raft_node *n, struct raft_change *c)
+{
+    ET_ASSERT(c->done != NULL);
+    ET_ASSERT(c->context_len == 0 || c->context != NULL);
+    if (c->id == 0 || (c->type != RAFT_CC_ADD_VOTER && c->type != RAFT_CC_REMOVE))
+        return -EINVAL;
+    if (c->context_len > NODE_ENTRY_BYTES_MAX)
+        return -EMSGSIZE;
+    c->_deadline_ns = et_mono_ns() + (int64_t)n->cfg.request_timeout_ms * ET_NS_PER_MSEC;
+    c->_seq = 0;
+    if (!et_mpsc_try_push(&n->changes, &c->_node))
         return -EAGAIN;
     node_wake(n);
     return 0;
@@ -349,6 +463,43 @@ out:
 
 /* ---- apply ------------------------------------------------------------------------------- */
 
+/* The local change behind a conf entry tagged (@origin, @seq), or NULL. */
+static struct raft_change *change_match(struct raft_node *n, raft_id origin, uint64_t seq)
+{
+    if (origin != n->cfg.id || seq < n->first_seq)
+        return NULL;
+    for (size_t i = 0; i < n->cpend.n; i++) {
+        struct raft_change *c = n->cpend.v[i];
+        if (c->_seq == seq) {
+            memmove(&n->cpend.v[i], &n->cpend.v[i + 1], (n->cpend.n - i - 1) * sizeof(void *));
+            n->cpend.n--;
+            return c;
+        }
+    }
+    return NULL;
+}
+
+/* A committed membership change: entry data is the change | origin tag | context. */
+static void node_apply_conf(struct raft_node *n, const struct raft_entry *e)
+{
+    struct raft_conf_change cc;
+    const unsigned char *d = e->data;
+    if (raft_conf_change_decode(e->data, e->len, &cc) != 0)
+        return; /* the core checked it on append: cannot happen */
+    struct raft_change *c = NULL;
+    const unsigned char *ctx = d + RAFT_CONF_CHANGE_LEN;
+    size_t ctx_len = e->len - RAFT_CONF_CHANGE_LEN;
+    if (ctx_len >= NODE_ENVELOPE) {
+        c = change_match(n, get_le64(ctx), get_le64(ctx + 8));
+        ctx += NODE_ENVELOPE;
+        ctx_len -= NODE_ENVELOPE;
+    }
+    if (n->cfg.conf_apply)
+        n->cfg.conf_apply(n->cfg.data, e->index, &cc, ctx, ctx_len, c);
+    else if (c)
+        c->done(c, -ENOTSUP);
+}
+
 static void node_apply_entry(struct raft_node *n, const struct raft_entry *e)
 {
     ET_ASSERT(e->index == n->applied + 1);
@@ -365,7 +516,9 @@ static void node_apply_entry(struct raft_node *n, const struct raft_entry *e)
             n->cfg.apply(n->cfg.data, e->index, e->term, d, e->len, NULL);
         }
     }
-    /* Noops and configuration changes only advance the applied index (the core has acted). */
+    if (e->type == RAFT_ENTRY_CONF_CHANGE)
+        node_apply_conf(n, e);
+    /* Noops only advance the applied index. */
     n->applied = e->index;
     n->applied_term = e->term;
     n->applied_any = true;
@@ -424,6 +577,8 @@ static void node_send(struct raft_node *n, const struct raft_msg *msgs, size_t c
         et_buf_reset(&n->scratch);
         raft_msg_encode(&msgs[i], &n->scratch);
         n->cfg.send(n->cfg.data, msgs[i].to, n->scratch.data, n->scratch.len);
+        if (msgs[i].type == RAFT_MSG_APPEND)
+            rate_add(&n->send_rate, et_mono_ns(), n->scratch.len);
         /* The send hook has no delivery report yet: count a snapshot as delivered once handed
          * over (if it was lost, the follower rejects the next append and the leader sends the
          * snapshot again). Reported after raft_advance(), as the core requires. */
@@ -566,6 +721,100 @@ static void node_forwarded(struct raft_node *n, const unsigned char *d, size_t l
                  get_le64(d + 1));
 }
 
+/* Leader: proposes a forwarded change (@d: change | origin | context); held while busy. */
+static int node_propose_change_data(struct raft_node *n, const unsigned char *d, size_t len)
+{
+    struct raft_conf_change cc;
+    if (raft_conf_change_decode(d, len, &cc) != 0)
+        return -EINVAL;
+    return raft_propose_conf_change_ctx(n->r, &cc, d + RAFT_CONF_CHANGE_LEN,
+                                        len - RAFT_CONF_CHANGE_LEN, NULL);
+}
+
+static void node_forwarded_change(struct raft_node *n, const unsigned char *d, size_t len)
+{
+    if (len < RAFT_CONF_CHANGE_LEN + NODE_ENVELOPE || len > NODE_ENTRY_BYTES_MAX) {
+        et_warn("raft: malformed forwarded membership change (%zu bytes) dropped", len);
+        return;
+    }
+    int ret = node_propose_change_data(n, d, len);
+    if (ret == -EBUSY) {
+        struct node_fwd_change *f = et_alloc(sizeof(*f) + len);
+        f->deadline_ns = et_mono_ns() + (int64_t)n->cfg.request_timeout_ms * ET_NS_PER_MSEC;
+        f->len = len;
+        memcpy(f->data, d, len);
+        list_push(&n->cfwd, f);
+    } else if (ret < 0) {
+        et_info("raft: forwarded membership change refused: %s", strerror(-ret));
+    }
+}
+
+/* Hands one local change to the core (or forwards it). Returns false to retry it later. */
+static bool node_change_one(struct raft_node *n, struct raft_change *c)
+{
+    struct raft_conf_change cc = { .type = c->type, .id = c->id };
+    size_t len = 1 + RAFT_CONF_CHANGE_LEN + NODE_ENVELOPE + c->context_len;
+    unsigned char *d;
+    if (c->_seq == 0)
+        c->_seq = n->next_seq++;
+    et_buf_reset(&n->scratch);
+    d = (unsigned char *)et_buf_reserve(&n->scratch, len);
+    d[0] = NODE_CHANGE_TAG;
+    raft_conf_change_encode(&cc, d + 1);
+    put_le64(d + 1 + RAFT_CONF_CHANGE_LEN, n->cfg.id);
+    put_le64(d + 1 + RAFT_CONF_CHANGE_LEN + 8, c->_seq);
+    if (c->context_len)
+        memcpy(d + 1 + RAFT_CONF_CHANGE_LEN + NODE_ENVELOPE, c->context, c->context_len);
+    int ret = node_propose_change_data(n, d + 1, len - 1);
+    if (ret == -EPERM) {
+        raft_id leader = raft_leader(n->r);
+        if (leader == 0 || leader == n->cfg.id || !n->cfg.send)
+            return false;
+        n->cfg.send(n->cfg.data, leader, d, len);
+        ret = 0;
+    }
+    if (ret == -EBUSY)
+        return false;
+    if (ret < 0) {
+        c->done(c, ret);
+        return true;
+    }
+    list_push(&n->cpend, c);
+    return true;
+}
+
+static void node_changes(struct raft_node *n, int64_t now)
+{
+    struct et_mpsc_node *qn;
+    while ((qn = et_mpsc_pop(&n->changes)))
+        list_push(&n->chold, qn);
+    struct node_list *lists[] = { &n->chold, &n->cpend };
+    for (size_t l = 0; l < ET_ARRAY_SIZE(lists); l++) {
+        size_t keep = 0;
+        for (size_t i = 0; i < lists[l]->n; i++) {
+            struct raft_change *c = lists[l]->v[i];
+            if (n->failed)
+                c->done(c, n->failed);
+            else if (now > c->_deadline_ns)
+                c->done(c, -ETIMEDOUT);
+            else if (l == 1 || !node_change_one(n, c))
+                lists[l]->v[keep++] = c;
+        }
+        lists[l]->n = keep;
+    }
+    size_t keep = 0;
+    for (size_t i = 0; i < n->cfwd.n; i++) {
+        struct node_fwd_change *f = n->cfwd.v[i];
+        if (now <= f->deadline_ns && !n->failed &&
+            node_propose_change_data(n, f->data, f->len) == -EBUSY) {
+            n->cfwd.v[keep++] = f;
+            continue;
+        }
+        et_free(f);
+    }
+    n->cfwd.n = keep;
+}
+
 static void node_inbound(struct raft_node *n)
 {
     struct et_mpsc_node *qn;
@@ -576,7 +825,11 @@ static void node_inbound(struct raft_node *n)
             /* a failed member takes no part */
         } else if (im->len > 0 && im->data[0] == NODE_FORWARD_TAG) {
             node_forwarded(n, im->data, im->len);
+        } else if (im->len > 0 && im->data[0] == NODE_CHANGE_TAG) {
+            node_forwarded_change(n, im->data + 1, im->len - 1);
         } else if (raft_msg_decode(im->data, im->len, &m) == 0) {
+            if (m.type == RAFT_MSG_APPEND)
+                rate_add(&n->recv_rate, et_mono_ns(), im->len);
             if (raft_step(n->r, &m) < 0)
                 et_debug("raft: message type %u from %" PRIu64 " refused", m.type, m.from);
             raft_msg_decoded_free(&m);
@@ -593,6 +846,7 @@ static void node_tick(struct raft_node *n, int64_t now)
         return;
     if (!n->failed)
         raft_tick(n->r);
+    publish_rates(n, now);
     if (n->cfg.tick)
         n->cfg.tick(n->cfg.data, __atomic_load_n(&n->st_is_leader, __ATOMIC_RELAXED));
     n->next_tick_ns += (int64_t)n->cfg.tick_ms * ET_NS_PER_MSEC;
@@ -758,6 +1012,17 @@ static void node_cancel_all(struct raft_node *n)
     }
     while ((qn = et_mpsc_pop(&n->inbound)))
         et_free(qn);
+    while ((qn = et_mpsc_pop(&n->changes)))
+        list_push(&n->chold, qn);
+    struct node_list *clists[] = { &n->chold, &n->cpend };
+    for (size_t l = 0; l < ET_ARRAY_SIZE(clists); l++) {
+        for (size_t i = 0; i < clists[l]->n; i++)
+            ((struct raft_change *)clists[l]->v[i])->done(clists[l]->v[i], -ECANCELED);
+        clists[l]->n = 0;
+    }
+    for (size_t i = 0; i < n->cfwd.n; i++)
+        et_free(n->cfwd.v[i]);
+    n->cfwd.n = 0;
 }
 
 static void *node_main(void *arg)
@@ -774,6 +1039,7 @@ static void *node_main(void *arg)
         node_tick(n, et_mono_ns());
         int64_t now = et_mono_ns(); /* after the tick: deadlines are judged when popped */
         node_proposals(n, now);
+        node_changes(n, now);
         node_reads(n);
         if (!n->failed) {
             int ret = node_ready(n);
@@ -973,6 +1239,10 @@ static void node_free(struct raft_node *n)
     et_free(n->rhold.v);
     et_free(n->rflight.v);
     et_free(n->rwait.v);
+    et_free(n->chold.v);
+    et_free(n->cpend.v);
+    et_free(n->cfwd.v);
+    pthread_mutex_destroy(&n->st_conf_lock);
     et_buf_free(&n->scratch);
     et_free(n->wal_dir);
     et_free(n->snap_dir);
@@ -1004,6 +1274,8 @@ int raft_node_start(const struct raft_node_config *cfg, struct raft_node **out)
     et_mpsc_init(&n->props, cfg->queue_max);
     et_mpsc_init(&n->reads, cfg->queue_max);
     et_mpsc_init(&n->inbound, cfg->queue_max ? cfg->queue_max : 4096);
+    et_mpsc_init(&n->changes, 1024);
+    pthread_mutex_init(&n->st_conf_lock, NULL);
     n->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (n->efd < 0) {
         ret = -errno;

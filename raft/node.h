@@ -34,7 +34,7 @@ struct raft_node;
  */
 struct raft_proposal {
     struct et_mpsc_node _node;
-    const void *data;  /* the entry's bytes (opaque to the node) */
+    const void *data; /* the entry's bytes (opaque to the node) */
     size_t len;
     void (*done)(struct raft_proposal *p, int err);
     int64_t _deadline_ns;
@@ -51,6 +51,25 @@ struct raft_read {
     int64_t _deadline_ns;
 };
 
+/*
+ * A membership change (one member at a time, thesis 4.1). The caller owns it; @context is
+ * borrowed until the change finishes. Exactly one of these happens: cfg->conf_apply sees the
+ * committed entry with this change attached (then @done is not called), or @done(c, err) runs
+ * with err < 0: -ETIMEDOUT (not committed in time; it may still commit later), -ECANCELED
+ * (stopping), -EEXIST / -ENOENT / -ENOSPC / -EINVAL (refused by this member as leader).
+ * Any member may propose: a follower forwards the change to its leader.
+ */
+struct raft_change {
+    struct et_mpsc_node _node;
+    uint8_t type;        /* RAFT_CC_ADD_VOTER or RAFT_CC_REMOVE */
+    raft_id id;          /* the member added or removed */
+    const void *context; /* opaque bytes committed with the change (e.g. the member's URLs) */
+    size_t context_len;
+    void (*done)(struct raft_change *c, int err);
+    int64_t _deadline_ns;
+    uint64_t _seq;
+};
+
 struct raft_peer_config {
     raft_id id;
     const char *name;
@@ -58,22 +77,27 @@ struct raft_peer_config {
 };
 
 struct raft_node_config {
-    const char *data_dir;         /* WAL and snapshots live in <data_dir>/member/{wal,snap} */
-    raft_id id;                   /* this member */
+    const char *data_dir; /* WAL and snapshots live in <data_dir>/member/{wal,snap} */
+    raft_id id;           /* this member */
     const struct raft_peer_config *peers; /* initial cluster, including this member */
     size_t peer_count;
-    uint32_t tick_ms;             /* heartbeat interval (etcd --heartbeat-interval, 100) */
-    uint32_t election_ms;         /* election timeout (etcd --election-timeout, 1000) */
-    uint32_t request_timeout_ms;  /* proposal deadline (etcd: 5 s + 2 elections = 7 s) */
-    size_t queue_max;             /* proposals queued before raft_node_propose() refuses */
-    uint64_t snapshot_count;      /* applied entries between snapshots (etcd --snapshot-count) */
-    void *data;                   /* passed to every callback */
+    uint32_t tick_ms;            /* heartbeat interval (etcd --heartbeat-interval, 100) */
+    uint32_t election_ms;        /* election timeout (etcd --election-timeout, 1000) */
+    uint32_t request_timeout_ms; /* proposal deadline (etcd: 5 s + 2 elections = 7 s) */
+    size_t queue_max;            /* proposals queued before raft_node_propose() refuses */
+    uint64_t snapshot_count;     /* applied entries between snapshots (etcd --snapshot-count) */
+    void *data;                  /* passed to every callback */
 
     /* Apply the committed entry at @index. @p is the local proposal or NULL. Only client
      * entries are applied; the node's own entries (a new leader's no-op, membership changes)
      * advance the applied index without a call, so indexes seen here may skip. */
     void (*apply)(void *data, raft_index index, raft_term term, const void *entry, size_t len,
                   struct raft_proposal *p);
+    /* Apply a committed membership change at @index (the core already acts on it): @cc names
+     * it, @ctx[0..ctx_len) is the proposer's context, @c the local change or NULL. Called in log
+     * order with apply, also while replaying the WAL at start-up (c = NULL). */
+    void (*conf_apply)(void *data, raft_index index, const struct raft_conf_change *cc,
+                       const void *ctx, size_t ctx_len, struct raft_change *c);
     /* Called once after each batch of apply calls. */
     void (*applied)(void *data);
     /* Called every tick on the node's thread (timers of the state machine, e.g. TTL sweeps). */
@@ -83,8 +107,8 @@ struct raft_node_config {
     /* Replace the applied state with a snapshot. Returns 0 or a negative error (fatal). */
     int (*snapshot_load)(void *data, const void *p, size_t len);
 
-    uint64_t wal_segment_bytes;   /* preallocated WAL segment size; 0: 64 MiB */
-    bool wal_use_uring;           /* group commit through io_uring instead of pwrite+fdatasync */
+    uint64_t wal_segment_bytes; /* preallocated WAL segment size; 0: 64 MiB */
+    bool wal_use_uring;         /* group commit through io_uring instead of pwrite+fdatasync */
 
     /*
      * The peer transport (NULL for a cluster of one). Sends one message to member @to: opaque
@@ -98,12 +122,19 @@ struct raft_node_config {
 
 struct raft_status {
     raft_id id;
-    raft_id leader;      /* 0 when none is known */
+    raft_id leader; /* 0 when none is known */
     raft_term term;
     raft_index commit;
     raft_index applied;
     bool is_leader;
-    int64_t leader_since_ns; /* wall clock when the current leader was first seen */
+    int64_t leader_since_ns;    /* wall clock when the current leader was first seen */
+    uint64_t recv_append_count; /* AppendEntries received (etcd recvAppendRequestCnt) */
+    uint64_t send_append_count; /* AppendEntries sent */
+    double recv_pkg_rate;       /* messages/s over the last up to 200 received (0: idle 1 s) */
+    double recv_bandwidth_rate; /* bytes/s, same window */
+    double send_pkg_rate;
+    double send_bandwidth_rate;
+    struct raft_conf conf; /* the latest configuration (voters and learners) */
 };
 
 /*
@@ -122,6 +153,12 @@ void raft_node_stop(struct raft_node *n);
  * one WAL record holds (nothing queued on error). Thread: any.
  */
 ET_NODISCARD int raft_node_propose(struct raft_node *n, struct raft_proposal *p);
+
+/*
+ * Queues a membership change (see struct raft_change). Returns 0, -EAGAIN when the queue is
+ * full, or -EINVAL for a bad type or id. Thread: any.
+ */
+ET_NODISCARD int raft_node_change(struct raft_node *n, struct raft_change *c);
 
 /* Queues a read barrier. Returns 0 or -EAGAIN. Thread: any. */
 ET_NODISCARD int raft_node_read(struct raft_node *n, struct raft_read *r);

@@ -218,7 +218,8 @@ void raft_msg_decoded_free(struct raft_msg *m);
 /* Encodes @cc into @out[RAFT_CONF_CHANGE_LEN]. */
 void raft_conf_change_encode(const struct raft_conf_change *cc, uint8_t *out);
 
-/* Decodes a conf-change entry's data. Returns 0 or -EINVAL. */
+/* Decodes a conf-change entry's data (bytes after the first RAFT_CONF_CHANGE_LEN are the
+ * proposer's context and ignored here). Returns 0 or -EINVAL. */
 ET_NODISCARD int raft_conf_change_decode(const void *data, size_t len, struct raft_conf_change *cc);
 
 /* ----------------------------------------------------------------------------------------------
@@ -295,6 +296,12 @@ ET_NODISCARD int raft_propose(struct raft *r, const void *data, size_t len, raft
  */
 ET_NODISCARD int raft_propose_conf_change(struct raft *r, const struct raft_conf_change *cc,
                                           raft_index *index);
+
+/* The same, with @ctx[0..ctx_len) (copied) appended to the entry's data after the encoded change:
+ * opaque to the core, it reaches every member with the committed entry (e.g. the new member's
+ * addresses). */
+ET_NODISCARD int raft_propose_conf_change_ctx(struct raft *r, const struct raft_conf_change *cc,
+                                              const void *ctx, size_t ctx_len, raft_index *index);
 
 /*
  * Requests a linearizable read barrier identified by @ctx (the caller's id, non-zero). The

@@ -9,6 +9,7 @@
  * and a given configuration gets the same IDs as under etcd.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,9 +24,12 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "net/net.h"
+#include "net/peer.h"
 #include "raft/node.h"
 
 static struct net *server_net;
+static struct net_peers *server_peers;
+static struct raft_node *server_node;
 
 static void *host_reactor_self(void)
 {
@@ -55,6 +59,98 @@ static void *host_hup_watch(h2o_req_t *req, void (*fn)(void *data), void *data)
 static void host_hup_cancel(void *h)
 {
     net_hup_cancel(h);
+}
+
+/* ---- the peer transport, wired between raft/ and net/ ---------------------------------- */
+
+static void host_peer_set(raft_id id, const char *url)
+{
+    if (net_peers_set(server_peers, id, url) != 0)
+        et_error("etcetera: member %llx cannot be reached at %s", (unsigned long long)id, url);
+}
+
+static void host_peer_remove(raft_id id)
+{
+    net_peers_remove(server_peers, id);
+}
+
+static bool host_peer_stats(raft_id id, struct api_peer_stats *out)
+{
+    struct net_peer_stats ps;
+    if (!net_peers_stats(server_peers, id, &ps))
+        return false;
+    *out = (struct api_peer_stats){ .success = ps.success,
+                                    .fail = ps.fail,
+                                    .current_ms = ps.current_ms,
+                                    .average_ms = ps.average_ms,
+                                    .stddev_ms = ps.stddev_ms,
+                                    .min_ms = ps.min_ms,
+                                    .max_ms = ps.max_ms };
+    return true;
+}
+
+static void *stop_later(void *arg)
+{
+    (void)arg;
+    usleep(1000 * 1000); /* let the answer to the removal (if it came here) leave first */
+    et_warn("etcetera: this member was removed from the cluster: stopping");
+    kill(getpid(), SIGTERM);
+    return NULL;
+}
+
+static void host_removed(void)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, stop_later, NULL) == 0)
+        pthread_detach(t);
+}
+
+/* The node's send hook: Raft messages and forwarded proposals leave through the transport. */
+static void raft_send(void *data, raft_id to, const void *msg, size_t len)
+{
+    (void)data;
+    int ret = net_peers_send(server_peers, to, msg, len);
+    if (ret == -ENOENT)
+        et_debug("etcetera: message for unknown member %llx dropped", (unsigned long long)to);
+}
+
+static void peer_frame(void *data, const void *msg, size_t len)
+{
+    size_t *dropped = data;
+    struct raft_node *node = __atomic_load_n(&server_node, __ATOMIC_ACQUIRE);
+    if (node == NULL || raft_node_receive(node, msg, len) != 0)
+        (*dropped)++;
+}
+
+/* Peer listener: POST /raft carries frames for this member's node; the rest goes to api/. */
+static int peer_on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    static h2o_generator_t gen = { NULL, NULL };
+    size_t plen = req->path_normalized.len;
+    if (!(plen == strlen(NET_PEER_PATH) &&
+          memcmp(req->path_normalized.base, NET_PEER_PATH, plen) == 0))
+        return api_peer_on_req(self, req);
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
+        req->res.status = 405;
+        req->res.reason = "Method Not Allowed";
+        h2o_send_inline(req, H2O_STRLIT("POST only\n"));
+        return 0;
+    }
+    size_t dropped = 0;
+    long frames = net_peer_frames_parse(req->entity.base, req->entity.len, peer_frame, &dropped);
+    if (frames < 0) {
+        req->res.status = 400;
+        req->res.reason = "Bad Request";
+        h2o_send_inline(req, H2O_STRLIT("malformed frames\n"));
+        return 0;
+    }
+    if (dropped)
+        et_debug("etcetera: %zu peer messages dropped (inbound queue full)", dropped);
+    req->res.status = 204;
+    req->res.reason = "No Content";
+    h2o_start_response(req, &gen);
+    h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+    return 0;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -106,67 +202,276 @@ static uint64_t cluster_id(uint64_t *ids, size_t n)
     return be64(md);
 }
 
+static void strs_free_n(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        et_free(v[i]);
+    et_free(v);
+}
+
 struct server {
     struct et_config cfg;
-    struct et_cluster_members cluster;
-    struct api_member *members;
+    struct api_member *members; /* the bootstrap membership (owned strings) */
     struct raft_peer_config *peers;
     char **peer_urls_joined;
     size_t member_count;
     raft_id self_id;
     uint64_t cluster_id;
+    bool identity_saved; /* the data dir already records the identity */
     struct net_listener_config *listeners;
     struct et_url *urls;
     size_t listener_count;
 };
 
-static int build_members(struct server *s)
+static char **strs_dup(char *const *v, size_t n)
+{
+    char **out = et_calloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        out[i] = et_strdup(v[i]);
+    return out;
+}
+
+/* Splits a comma-separated list into new strings. */
+static char **split_commas(const char *s, size_t *count)
+{
+    char **v = et_calloc(1, sizeof(char *));
+    size_t n = 0;
+    while (*s) {
+        const char *e = strchr(s, ',');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        v = et_realloc(v, (n + 2) * sizeof(char *));
+        v[n] = et_alloc(len + 1);
+        memcpy(v[n], s, len);
+        v[n++][len] = '\0';
+        s += len + (e ? 1 : 0);
+    }
+    v[n] = NULL;
+    *count = n;
+    return v;
+}
+
+static struct api_member *member_push(struct server *s, raft_id id, const char *name,
+                                      char **peer_urls, size_t peer_url_count)
+{
+    s->members = et_realloc(s->members, (s->member_count + 1) * sizeof(*s->members));
+    struct api_member *m = &s->members[s->member_count++];
+    *m = (struct api_member){ .id = id,
+                              .name = et_strdup(name),
+                              .peer_urls = peer_urls,
+                              .peer_url_count = peer_url_count,
+                              .client_urls = et_calloc(1, sizeof(char *)) };
+    return m;
+}
+
+/* --initial-cluster-state new: every member derives the same IDs from the flags. */
+static int members_from_flags(struct server *s)
 {
     char err[512];
     struct et_config *c = &s->cfg;
-
-    if (c->initial_cluster == NULL) {
-        et_error("etcdmain: no --initial-cluster (discovery is not supported yet)");
-        return -EINVAL;
-    }
-    if (et_initial_cluster_parse(c->initial_cluster, &s->cluster, err, sizeof(err)) != 0) {
+    struct et_cluster_members cl;
+    if (et_initial_cluster_parse(c->initial_cluster, &cl, err, sizeof(err)) != 0) {
         et_error("etcdmain: %s", err);
         return -EINVAL;
     }
     if (et_config_check_initial_cluster(c, err, sizeof(err)) != 0) {
         et_error("etcdmain: %s", err);
+        et_cluster_members_free(&cl);
         return -EINVAL;
     }
-    s->member_count = s->cluster.count;
-    s->members = et_calloc(s->member_count, sizeof(*s->members));
-    s->peers = et_calloc(s->member_count, sizeof(*s->peers));
-    s->peer_urls_joined = et_calloc(s->member_count, sizeof(char *));
-    uint64_t *ids = et_calloc(s->member_count, sizeof(*ids));
-    for (size_t i = 0; i < s->member_count; i++) {
-        struct et_cluster_member *m = &s->cluster.members[i];
-        struct api_member *am = &s->members[i];
-        am->id = member_id(&m->peer_urls, c->initial_cluster_token);
-        am->name = m->name;
-        am->peer_urls = m->peer_urls.items;
-        am->peer_url_count = m->peer_urls.count;
-        if (strcmp(m->name, c->name) == 0) {
-            s->self_id = am->id;
-            am->client_urls = c->advertise_client_urls.items;
-            am->client_url_count = c->advertise_client_urls.count;
+    uint64_t *ids = et_calloc(cl.count + 1, sizeof(*ids));
+    for (size_t i = 0; i < cl.count; i++) {
+        struct et_cluster_member *m = &cl.members[i];
+        ids[i] = member_id(&m->peer_urls, c->initial_cluster_token);
+        member_push(s, ids[i], m->name, strs_dup(m->peer_urls.items, m->peer_urls.count),
+                    m->peer_urls.count);
+        if (strcmp(m->name, c->name) == 0)
+            s->self_id = ids[i];
+    }
+    s->cluster_id = cluster_id(ids, cl.count);
+    et_free(ids);
+    et_cluster_members_free(&cl);
+    return 0;
+}
+
+/*
+ * --initial-cluster-state existing: ask the members named in --initial-cluster for the
+ * cluster's current member list (GET /etcetera/members on their peer URLs); this member must be
+ * in it already (added with member add), found by its --initial-advertise-peer-urls.
+ */
+static int members_from_cluster(struct server *s)
+{
+    char err[512];
+    struct et_config *c = &s->cfg;
+    struct et_cluster_members cl;
+    if (et_initial_cluster_parse(c->initial_cluster, &cl, err, sizeof(err)) != 0) {
+        et_error("etcdmain: %s", err);
+        return -EINVAL;
+    }
+    struct et_buf resp = ET_BUF_INIT;
+    int64_t deadline = et_mono_ns() + 30 * ET_NS_PER_SEC;
+    bool got = false;
+    while (!got && et_mono_ns() < deadline) {
+        for (size_t i = 0; i < cl.count && !got; i++) {
+            if (strcmp(cl.members[i].name, c->name) == 0)
+                continue;
+            for (size_t j = 0; j < cl.members[i].peer_urls.count && !got; j++) {
+                et_buf_reset(&resp);
+                got = net_http_get(cl.members[i].peer_urls.items[j], "/etcetera/members", 2000,
+                                   &resp) == 200;
+            }
         }
+        if (!got)
+            usleep(200000);
+    }
+    et_cluster_members_free(&cl);
+    if (!got) {
+        et_error("etcdmain: cannot fetch the member list from any member of --initial-cluster "
+                 "(--initial-cluster-state existing needs a running cluster)");
+        et_buf_free(&resp);
+        return -EHOSTUNREACH;
+    }
+    const char *h = strcasestr(resp.data, "\r\nX-Etcd-Cluster-Id:");
+    const char *body = strstr(resp.data, "\r\n\r\n");
+    int ret = 0;
+    if (h == NULL || body == NULL) {
+        et_error("etcdmain: malformed member list from the existing cluster");
+        et_buf_free(&resp);
+        return -EBADMSG;
+    }
+    s->cluster_id = strtoull(h + 20, NULL, 16);
+    for (char *line = (char *)body + 4; *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        char name[256], urls[4096];
+        unsigned long long id;
+        if (sscanf(line, "%llx %255s %4095s", &id, name, urls) == 3) {
+            size_t n;
+            char **pu = split_commas(urls, &n);
+            member_push(s, id, strcmp(name, "-") == 0 ? "" : name, pu, n);
+            for (size_t k = 0; k < n; k++)
+                for (size_t l = 0; l < c->initial_advertise_peer_urls.count; l++)
+                    if (strcmp(pu[k], c->initial_advertise_peer_urls.items[l]) == 0)
+                        s->self_id = id;
+        }
+        if (!nl)
+            break;
+        line = nl + 1;
+    }
+    et_buf_free(&resp);
+    if (s->self_id == 0) {
+        et_error("etcdmain: this member's peer URLs are not in the existing cluster's member "
+                 "list: add it first (etcdctl member add %s <peer URL>)",
+                 c->name);
+        ret = -ENOENT;
+    }
+    return ret;
+}
+
+static char *identity_path(const struct server *s)
+{
+    struct et_buf b = ET_BUF_INIT;
+    et_buf_printf(&b, "%s/member/etcetera.cluster", s->cfg.data_dir);
+    return b.data;
+}
+
+/* A restart uses the identity recorded at the first start, not the flags (as etcd does). */
+static int members_from_data_dir(struct server *s)
+{
+    char *path = identity_path(s);
+    FILE *f = fopen(path, "r");
+    et_free(path);
+    if (f == NULL)
+        return -ENOENT;
+    char line[8192];
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long long v;
+        char name[256], urls[4096];
+        if (sscanf(line, "cluster %llx", &v) == 1) {
+            s->cluster_id = v;
+        } else if (sscanf(line, "self %llx", &v) == 1) {
+            s->self_id = v;
+        } else if (sscanf(line, "member %llx %255s %4095s", &v, name, urls) == 3) {
+            size_t n;
+            char **pu = split_commas(urls, &n);
+            member_push(s, v, strcmp(name, "-") == 0 ? "" : name, pu, n);
+        }
+    }
+    fclose(f);
+    if (s->cluster_id == 0 || s->self_id == 0 || s->member_count == 0) {
+        et_error("etcdmain: the cluster identity in %s/member/etcetera.cluster is damaged",
+                 s->cfg.data_dir);
+        return -EBADMSG;
+    }
+    s->identity_saved = true;
+    return 0;
+}
+
+static int identity_save(const struct server *s)
+{
+    char *path = identity_path(s);
+    struct et_buf tmp = ET_BUF_INIT, b = ET_BUF_INIT;
+    et_buf_printf(&tmp, "%s.tmp", path);
+    et_buf_printf(&b, "cluster %llx\nself %llx\n", (unsigned long long)s->cluster_id,
+                  (unsigned long long)s->self_id);
+    for (size_t i = 0; i < s->member_count; i++) {
+        const struct api_member *m = &s->members[i];
+        et_buf_printf(&b, "member %llx %s ", (unsigned long long)m->id, m->name[0] ? m->name : "-");
+        for (size_t j = 0; j < m->peer_url_count; j++)
+            et_buf_printf(&b, "%s%s", j ? "," : "", m->peer_urls[j]);
+        et_buf_append_char(&b, '\n');
+    }
+    int ret = 0;
+    FILE *f = fopen(tmp.data, "w");
+    if (f == NULL || fwrite(b.data, 1, b.len, f) != b.len || fflush(f) != 0 ||
+        fsync(fileno(f)) != 0)
+        ret = -errno;
+    if (f)
+        fclose(f);
+    if (ret == 0 && rename(tmp.data, path) != 0)
+        ret = -errno;
+    if (ret < 0)
+        et_error("etcetera: cannot record the cluster identity in %s: %s", path, strerror(-ret));
+    et_buf_free(&tmp);
+    et_buf_free(&b);
+    et_free(path);
+    return ret;
+}
+
+static int build_members(struct server *s)
+{
+    struct et_config *c = &s->cfg;
+    int ret = members_from_data_dir(s);
+    if (ret == -ENOENT) {
+        if (c->initial_cluster == NULL) {
+            et_error("etcdmain: no --initial-cluster (discovery is not supported yet)");
+            return -EINVAL;
+        }
+        ret = c->initial_cluster_state == ET_CLUSTER_STATE_EXISTING ? members_from_cluster(s)
+                                                                    : members_from_flags(s);
+    }
+    if (ret < 0)
+        return ret;
+    s->peers = et_calloc(s->member_count + 1, sizeof(*s->peers));
+    s->peer_urls_joined = et_calloc(s->member_count + 1, sizeof(char *));
+    for (size_t i = 0; i < s->member_count; i++) {
+        struct api_member *am = &s->members[i];
         struct et_buf joined = ET_BUF_INIT;
-        for (size_t j = 0; j < m->peer_urls.count; j++) {
+        for (size_t j = 0; j < am->peer_url_count; j++) {
             if (j)
                 et_buf_append_char(&joined, ',');
-            et_buf_append_str(&joined, m->peer_urls.items[j]);
+            et_buf_append_str(&joined, am->peer_urls[j]);
         }
-        s->peer_urls_joined[i] = joined.data;
+        s->peer_urls_joined[i] = joined.data ? joined.data : et_strdup("");
         s->peers[i] =
-            (struct raft_peer_config){ .id = am->id, .name = m->name, .peer_urls = joined.data };
-        ids[i] = am->id;
+            (struct raft_peer_config){ .id = am->id, .name = am->name, .peer_urls = joined.data };
+        if (am->id == s->self_id) {
+            strs_free_n(am->client_urls, 0);
+            am->client_urls =
+                strs_dup(c->advertise_client_urls.items, c->advertise_client_urls.count);
+            am->client_url_count = c->advertise_client_urls.count;
+        }
     }
-    s->cluster_id = cluster_id(ids, s->member_count);
-    et_free(ids);
     return 0;
 }
 
@@ -206,12 +511,16 @@ static void server_free(struct server *s)
         et_url_free(&s->urls[i]);
     et_free(s->urls);
     et_free(s->listeners);
-    for (size_t i = 0; i < s->member_count; i++)
-        et_free(s->peer_urls_joined[i]);
+    for (size_t i = 0; i < s->member_count; i++) {
+        if (s->peer_urls_joined)
+            et_free(s->peer_urls_joined[i]);
+        strs_free_n(s->members[i].peer_urls, s->members[i].peer_url_count);
+        strs_free_n(s->members[i].client_urls, s->members[i].client_url_count);
+        et_free(s->members[i].name);
+    }
     et_free(s->peer_urls_joined);
     et_free(s->peers);
     et_free(s->members);
-    et_cluster_members_free(&s->cluster);
     et_config_free(&s->cfg);
 }
 
@@ -248,9 +557,15 @@ int main(int argc, char **argv, char **envp)
     et_info("etcetera: name = %s, data dir = %s, member id = %llx, cluster id = %llx", s.cfg.name,
             s.cfg.data_dir, (unsigned long long)s.self_id, (unsigned long long)s.cluster_id);
 
+    struct net_peers_config pc = { .self_id = s.self_id };
+    if (net_peers_start(&pc, &server_peers) != 0) {
+        et_error("etcetera: cannot start the peer transport");
+        server_free(&s);
+        return 1;
+    }
     struct api_config ac = {
         .host = { host_reactor_self, host_reactor_index, host_reactor_at, host_post, host_hup_watch,
-                  host_hup_cancel },
+                  host_hup_cancel, host_peer_set, host_peer_remove, host_peer_stats, host_removed },
         .name = s.cfg.name,
         .id = s.self_id,
         .cluster_id = s.cluster_id,
@@ -274,18 +589,24 @@ int main(int argc, char **argv, char **envp)
         .snapshot_count = s.cfg.snapshot_count,
         .data = api,
         .apply = api_raft_apply,
+        .conf_apply = api_raft_conf_apply,
         .applied = api_raft_applied,
         .tick = api_raft_tick,
         .snapshot_save = api_raft_snapshot_save,
         .snapshot_load = api_raft_snapshot_load,
+        .send = raft_send,
     };
     int ret = raft_node_start(&rc, &node);
     if (ret != 0) {
         et_error("etcetera: cannot start the raft node in %s: %s", s.cfg.data_dir, strerror(-ret));
         api_free(api);
+        net_peers_stop(server_peers);
         server_free(&s);
         return 1;
     }
+    __atomic_store_n(&server_node, node, __ATOMIC_RELEASE);
+    if (!s.identity_saved)
+        (void)identity_save(&s);
     api_attach(api, node);
     if (s.member_count == 1) {
         /* A cluster of one elects itself at once; wait for that and for its registry entry so
@@ -303,7 +624,8 @@ int main(int argc, char **argv, char **envp)
         .idle_timeout_ms = 300000,
         .req_timeout_ms = 30000,
         .max_request_bytes = (size_t)64 << 20,
-        .on_req = { api_client_on_req, api_peer_on_req },
+        .peer_max_request_bytes = (size_t)NET_PEER_FRAME_MAX + (1u << 20),
+        .on_req = { api_client_on_req, peer_on_req },
         .on_thread_start = api_reactor_start,
         .on_thread_stop = api_reactor_stop,
         .on_shutdown = api_reactor_shutdown,
@@ -313,6 +635,7 @@ int main(int argc, char **argv, char **envp)
     if (ret != 0) {
         raft_node_stop(node);
         api_free(api);
+        net_peers_stop(server_peers);
         server_free(&s);
         return 1;
     }
@@ -327,6 +650,7 @@ int main(int argc, char **argv, char **envp)
     api_begin_shutdown(api);
     net_stop(server_net);
     raft_node_stop(node);
+    net_peers_stop(server_peers);
     api_free(api);
     server_free(&s);
     et_info("etcetera: stopped");
