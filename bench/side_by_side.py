@@ -165,6 +165,9 @@ def run_bench(bench, server, args, duration, warmup, setup):
            "--pid", ",".join(map(str, server.pids()))] + args
     out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          timeout=600)
+    if server.proc.poll() is not None:
+        raise RuntimeError(f"{server.name} exited with status {server.proc.returncode} "
+                           f"(log: {server.log.name})")
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({out.returncode}): {out.stderr.strip()}")
     if setup == "only":
@@ -390,6 +393,8 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # servers inherit it
 
+    # A SIGTERM still stops the servers and removes the data directories (finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("side_by_side: terminated"))
     info = machine_info()
     tmp = tempfile.mkdtemp(prefix="etcetera-sbs-")
     servers = []
@@ -427,11 +432,15 @@ def main():
                           f"p99 {res['p99_us'] / 1e3:8.2f} ms  cpu "
                           f"{res.get('server_cpu_us_per_op', 0):7.1f} us/op  load "
                           f"{os.getloadavg()[0]:.1f}", file=sys.stderr)
+            # Keep a report of what is done so far, should the run be cut short.
+            write_report(report_dir, results, list(results), names, info, args)
         print(write_report(report_dir, results, workloads, names, info, args))
         print(f"\nreport: {report_dir}/report.md", file=sys.stderr)
     finally:
         for s in servers + ([nginx] if "nginx" in dir() and nginx else []):
             s.stop()
+            if s.log:  # keep the servers' logs beside the report
+                shutil.copy(s.log.name, report_dir)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
