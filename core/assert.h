@@ -7,19 +7,19 @@
 #ifndef ET_CORE_ASSERT_H
 #define ET_CORE_ASSERT_H
 
-#define ET_NODISCARD  __attribute__((warn_unused_result))
-#define ET_NORETURN   __attribute__((noreturn))
-#define ET_LIKELY(x)  __builtin_expect(!!(x), 1)
-#define ET_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define ET_NODISCARD    __attribute__((warn_unused_result))
+#define ET_NORETURN     __attribute__((noreturn))
+#define ET_LIKELY(x)    __builtin_expect(!!(x), 1)
+#define ET_UNLIKELY(x)  __builtin_expect(!!(x), 0)
 #define ET_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
 /* Print "file:line: assertion `expr' failed" to stderr and abort. */
 ET_NORETURN void et__assert_fail(const char *expr, const char *file, int line);
 
-#define ET_ASSERT(cond)                                                                            \
-    do {                                                                                           \
-        if (ET_UNLIKELY(!(cond)))                                                                  \
-            et__assert_fail(#cond, __FILE__, __LINE__);                                            \
+#define ET_ASSERT(cond)                                 \
+    do {                                                \
+        if (ET_UNLIKELY(!(cond)))                       \
+            et__assert_fail(#cond, __FILE__, __LINE__); \
     } while (0)
 
 #if defined(ET_DEBUG) && ET_DEBUG

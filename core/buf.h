@@ -19,7 +19,10 @@ struct et_buf {
     size_t cap; /* bytes allocated */
 };
 
-#define ET_BUF_INIT { NULL, 0, 0 }
+#define ET_BUF_INIT \
+    {               \
+        NULL, 0, 0  \
+    }
 
 /* Makes room for @extra more bytes (plus the NUL) and returns where they go. */
 char *et_buf_reserve(struct et_buf *b, size_t extra);

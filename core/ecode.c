@@ -8,8 +8,8 @@
 const char *et_strerror(int code)
 {
     switch (code) {
-#define X(name, c, http, msg)                                                                      \
-    case c:                                                                                        \
+#define X(name, c, http, msg) \
+    case c:                   \
         return msg;
         ET_ECODES(X)
 #undef X
@@ -21,8 +21,8 @@ const char *et_strerror(int code)
 int et_ecode_http_status(int code)
 {
     switch (code) {
-#define X(name, c, http, msg)                                                                      \
-    case c:                                                                                        \
+#define X(name, c, http, msg) \
+    case c:                   \
         return http;
         ET_ECODES(X)
 #undef X

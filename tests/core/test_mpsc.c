@@ -1,7 +1,8 @@
 /* tests/core/test_mpsc.c - the MPSC queue keeps per-producer order and loses nothing. */
-#include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdint.h>
+
+#include <criterion/criterion.h>
 
 #include "core/mpsc.h"
 
