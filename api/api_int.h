@@ -135,7 +135,8 @@ struct api_sweep {
 
 /* A request's lifetime guard: h2o frees it with the request's pool. */
 struct api_guard {
-    void **ptr; /* cleared when the request goes away */
+    void **ptr;              /* the owner's request pointer, cleared when the request goes */
+    struct api_guard **self; /* the owner's pointer to this guard, cleared likewise */
 };
 
 extern struct api *api__global;
@@ -152,8 +153,10 @@ void api__header(h2o_req_t *req, const char *name, const char *value, size_t len
 void api__header_u64(h2o_req_t *req, const char *name, uint64_t v);
 void api__raft_headers(struct api *a, h2o_req_t *req);
 bool api__method_is(h2o_req_t *req, const char *m);
-/* Registers a guard that clears *@ptr when @req is disposed. */
-struct api_guard *api__guard(h2o_req_t *req, void **ptr);
+/* Registers a guard that clears *@ptr and *@self when @req is disposed; stores it in *@self. */
+void api__guard(h2o_req_t *req, void **ptr, struct api_guard **self);
+/* The owner is done with the request: the guard will not touch the owner any more. */
+void api__unguard(struct api_guard **self);
 
 /* keys.c */
 int api__keys(struct api *a, h2o_req_t *req);

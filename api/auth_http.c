@@ -295,7 +295,7 @@ static void prop_complete(struct et_msg *m)
     struct auth_prop *ap = (struct auth_prop *)((char *)m - offsetof(struct auth_prop, msg));
     h2o_req_t *req = ap->req;
     if (req) {
-        ap->guard->ptr = NULL; /* the request is alive, so is its guard */
+        api__unguard(&ap->guard); /* the request is alive, so is its guard */
         if (ap->err) {
             const char *msg = ap->err == -ETIMEDOUT ? "etcdserver: request timed out"
                                                     : "etcdserver: server stopped";
@@ -335,7 +335,7 @@ static void propose(struct api *a, h2o_req_t *req, const struct auth_cmd *c)
     auth_cmd_encode(c, &ap->entry);
     ap->proposal =
         (struct raft_proposal){ .data = ap->entry.data, .len = ap->entry.len, .done = prop_failed };
-    ap->guard = api__guard(req, (void **)&ap->req);
+    api__guard(req, (void **)&ap->req, &ap->guard);
     if (__atomic_load_n(&a->stopping, __ATOMIC_ACQUIRE) ||
         raft_node_propose(a->node, &ap->proposal) != 0) {
         ap->err = -ECANCELED;

@@ -166,11 +166,23 @@ static void guard_dispose(void *p)
     struct api_guard *g = p;
     if (g->ptr)
         *g->ptr = NULL;
+    if (g->self)
+        *g->self = NULL;
 }
 
-struct api_guard *api__guard(h2o_req_t *req, void **ptr)
+void api__guard(h2o_req_t *req, void **ptr, struct api_guard **self)
 {
     struct api_guard *g = h2o_mem_alloc_shared(&req->pool, sizeof(*g), guard_dispose);
     g->ptr = ptr;
-    return g;
+    g->self = self;
+    *self = g;
+}
+
+void api__unguard(struct api_guard **self)
+{
+    if (*self) {
+        (*self)->ptr = NULL;
+        (*self)->self = NULL;
+        *self = NULL;
+    }
 }

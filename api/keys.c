@@ -93,7 +93,7 @@ static void qread_complete(struct et_msg *m)
 {
     struct api_qread *q = (struct api_qread *)((char *)m - offsetof(struct api_qread, msg));
     if (q->req) {
-        q->guard->ptr = NULL;
+        api__unguard(&q->guard);
         if (q->err)
             api__send_v2_error(q->api, q->req, ET_E_RAFT_INTERNAL,
                                H2O_STRLIT("etcdserver: request timed out"), 0);
@@ -123,9 +123,9 @@ static void quorum_get(struct api *a, struct api_reactor *r, h2o_req_t *req, con
     q->sorted = sorted;
     q->key_len = key_len;
     memcpy(q->key, key, key_len);
-    q->guard = api__guard(req, (void **)&q->req);
+    api__guard(req, (void **)&q->req, &q->guard);
     if (raft_node_read(a->node, &q->read) != 0) {
-        q->guard->ptr = NULL;
+        api__unguard(&q->guard);
         et_free(q);
         api__send_v2_error(a, req, ET_E_RAFT_INTERNAL, H2O_STRLIT("etcdserver: too many requests"),
                            0);
@@ -136,8 +136,7 @@ static void quorum_get(struct api *a, struct api_reactor *r, h2o_req_t *req, con
 
 static void write_free(struct api_write *w)
 {
-    if (w->guard)
-        w->guard->ptr = NULL;
+    api__unguard(&w->guard);
     if (w->event)
         store_event_unref(w->event);
     et_buf_free(&w->entry);
@@ -156,6 +155,7 @@ static void write_complete(struct api_write *w)
         write_free(w);
         return;
     }
+    api__unguard(&w->guard); /* before answering: the answer may end the request */
     if (w->err < 0) {
         const char *cause = w->err == -ETIMEDOUT ? "etcdserver: request timed out"
                             : w->err == -EAGAIN  ? "etcdserver: too many requests"
@@ -230,7 +230,7 @@ void api__propose(struct api *a, struct api_reactor *r, h2o_req_t *req, const st
     w->proposal.data = w->entry.data;
     w->proposal.len = w->entry.len;
     w->proposal.done = write_failed;
-    w->guard = api__guard(req, (void **)&w->req);
+    api__guard(req, (void **)&w->req, &w->guard);
     if (__atomic_load_n(&a->stopping, __ATOMIC_ACQUIRE) ||
         raft_node_propose(a->node, &w->proposal) != 0) {
         w->err = __atomic_load_n(&a->stopping, __ATOMIC_ACQUIRE) ? -ECANCELED : -EAGAIN;
@@ -337,8 +337,7 @@ static void watch_unpark(struct api_watch *wt)
 static void watch_free(struct api_watch *wt)
 {
     watch_unpark(wt);
-    if (wt->guard)
-        wt->guard->ptr = NULL;
+    api__unguard(&wt->guard);
     if (wt->inflight)
         store_event_unref(wt->inflight);
     for (size_t i = 0; i < wt->queue_len; i++)
@@ -368,8 +367,7 @@ static void watch_finish(struct api_watch *wt, struct store_event *last)
                              : h2o_iovec_init(H2O_STRLIT("0\r\n\r\n"));
         wt->gen.proceed = NULL;
         wt->gen.stop = NULL;
-        wt->guard->ptr = NULL;
-        wt->guard = NULL;
+        api__unguard(&wt->guard);
         h2o_send(req, bufs, n, H2O_SEND_STATE_FINAL);
     }
     watch_free(wt);
@@ -425,8 +423,7 @@ static void on_stop(h2o_generator_t *gen, h2o_req_t *req)
     (void)req;
     wt->req = NULL;
     if (wt->guard) {
-        wt->guard->ptr = NULL;
-        wt->guard = NULL;
+        api__unguard(&wt->guard);
     }
     watch_free(wt);
 }
@@ -570,7 +567,7 @@ static void keys_watch(struct api *a, struct api_reactor *r, h2o_req_t *req,
     }
     wt->gen.proceed = on_proceed;
     wt->gen.stop = on_stop;
-    wt->guard = api__guard(req, (void **)&wt->req);
+    api__guard(req, (void **)&wt->req, &wt->guard);
     h2o_start_response(req, &wt->gen);
 
     if (hist && !wt->stream) {

@@ -171,7 +171,9 @@ static uint64_t member_id(const struct et_strlist *peer_urls, const char *token)
 {
     unsigned char md[SHA_DIGEST_LENGTH];
     struct et_buf b = ET_BUF_INIT;
-    char **urls = et_memdup(peer_urls->items, (peer_urls->count + 1) * sizeof(char *));
+    char **urls = et_calloc(peer_urls->count + 1, sizeof(char *));
+    if (peer_urls->count)
+        memcpy(urls, peer_urls->items, peer_urls->count * sizeof(char *));
     qsort(urls, peer_urls->count, sizeof(char *), cmp_str);
     for (size_t i = 0; i < peer_urls->count; i++)
         et_buf_append_str(&b, urls[i]);
@@ -656,3 +658,26 @@ int main(int argc, char **argv, char **envp)
     et_info("etcetera: stopped");
     return 0;
 }
+
+/*
+ * Sanitizer builds only: third-party code that the sanitizers cannot judge. liburcu is not
+ * instrumented for TSan (its call_rcu hand-offs look racy), and h2o keeps per-thread recycle
+ * caches of buffers that are never returned when a reactor thread ends (LSan counts them).
+ */
+#if defined(__SANITIZE_THREAD__)
+const char *__tsan_default_suppressions(void);
+
+const char *__tsan_default_suppressions(void)
+{
+    return "called_from_lib:liburcu-qsbr.so.8\n";
+}
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+const char *__lsan_default_suppressions(void);
+
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:h2o_mem_alloc_recycle\n";
+}
+#endif
