@@ -690,7 +690,7 @@ static void mop_complete(struct et_msg *m)
     struct api *a = op->api;
     struct et_buf b = ET_BUF_INIT;
     if (req) {
-        op->guard->ptr = NULL;
+        api__unguard(&op->guard);
         if (op->kind == MOP_LIST) {
             members_body(a, &b);
             send_buf(req, 200, "application/json", &b);
@@ -749,7 +749,7 @@ static struct api_mop *mop_new(struct api *a, h2o_req_t *req, uint8_t kind)
     op->reactor = api__reactor(a);
     op->req = req;
     op->kind = kind;
-    op->guard = api__guard(req, (void **)&op->req);
+    api__guard(req, (void **)&op->req, &op->guard);
     op->change.done = mop_change_done;
     op->proposal.done = mop_proposal_done;
     op->read.done = mop_read_done;
@@ -761,15 +761,13 @@ static void mop_submit(struct api_mop *op, int ret)
 {
     if (ret == 0)
         return;
-    op->guard->ptr = NULL;
-    h2o_req_t *req = op->req;
-    op->req = NULL;
     if (op->kind == MOP_LIST || op->kind == MOP_MACHINES) {
-        op->req = req; /* no barrier possible: answer from the local table */
-        op->guard->ptr = (void **)&op->req;
-        mop_complete(&op->msg);
+        mop_complete(&op->msg); /* no barrier possible: answer from the local table */
         return;
     }
+    h2o_req_t *req = op->req;
+    api__unguard(&op->guard);
+    op->req = NULL;
     api__send_message(req, 500, "Internal Server Error", false, true);
     mop_complete(&op->msg);
 }
