@@ -403,10 +403,23 @@ int raft_propose(struct raft *r, const void *data, size_t len, raft_index *index
  * Ready / Advance
  */
 
+/*
+ * The hard state to persist now. Its commit never names an entry that is not durable yet
+ * (min(commit, stable)): otherwise a crash that kept the hard state but not the entries of the
+ * same batch would leave a commit index pointing at a stale, overwritten entry of the old log.
+ * With this the writes of one Ready may reach the disk in any order.
+ */
+static struct raft_hard_state hs_now(const struct raft *r)
+{
+    raft_index commit = r->commit < r->stable ? r->commit : r->stable;
+    return (struct raft_hard_state){ r->term, r->vote, commit };
+}
+
 static bool hs_changed(const struct raft *r)
 {
-    return r->term != r->persisted_hs.term || r->vote != r->persisted_hs.vote ||
-           r->commit != r->persisted_hs.commit;
+    struct raft_hard_state hs = hs_now(r);
+    return hs.term != r->persisted_hs.term || hs.vote != r->persisted_hs.vote ||
+           hs.commit != r->persisted_hs.commit;
 }
 
 static raft_index committed_upto(const struct raft *r)
@@ -448,7 +461,7 @@ void raft_ready(struct raft *r, struct raft_ready *rd)
         raft__broadcast_heartbeat(r);
     memset(rd, 0, sizeof(*rd));
     rd->hard_state_changed = hs_changed(r);
-    rd->hard_state = (struct raft_hard_state){ r->term, r->vote, r->commit };
+    rd->hard_state = hs_now(r);
     if (r->snap_restore_pending) {
         r->ready_snap = (struct raft_snapshot){ r->snap, r->snap_data, r->snap_len };
         rd->snapshot = &r->ready_snap;

@@ -37,9 +37,11 @@
  *           - rd.hard_state when rd.hard_state_changed (term, vote, commit).
  *           The three may be written in any order, but all must be durable before step (2):
  *           a vote or an append acknowledgement must never reach a peer before it is on disk.
- *           A crash before the fdatasync may keep any prefix of these writes (in the order
- *           they were written): that is safe, raft_new() repairs such a torn batch (a commit
- *           beyond the stored log is lowered, a term below the last entry's is raised).
+ *           A crash before the fdatasync may keep any subset that is a prefix of the order
+ *           they were written in: that is safe. rd.hard_state.commit never covers an entry of
+ *           the same Ready (it catches up in the next one), and raft_new() repairs a torn
+ *           batch (a commit beyond the stored log is lowered, a term below the last entry's
+ *           is raised).
  *       (2) Send rd.msgs[0..msg_count) (best effort; the core retries on its own).
  *       (3) Apply rd.committed[0..committed_count) to the state machine, in order. Entries of
  *           type RAFT_ENTRY_NOOP and RAFT_ENTRY_CONF_CHANGE carry no client data (the core has

@@ -362,3 +362,31 @@ Test(raft_replication, rejects_malformed_messages)
     m.entry_count = 1;
     cr_assert_eq(raft_step(c->r[2], &m), -EINVAL, "entries must follow the previous index");
 }
+
+/* A crash may keep the hard state of a Ready but not its entries: the persisted commit must
+ * then not name an entry the disk does not hold yet (it could be a stale one of the old log). */
+Test(raft_replication, persisted_commit_never_covers_entries_of_the_same_ready)
+{
+    c = t_cluster_new(3, false, false);
+    struct raft_entry e[2] = { { .term = 1, .index = 1, .type = RAFT_ENTRY_NOOP },
+                               { .term = 1, .index = 2, .len = 1, .data = "a" } };
+    struct raft_msg m = { .type = RAFT_MSG_APPEND,
+                          .from = 1,
+                          .to = 2,
+                          .term = 1,
+                          .commit = 2,
+                          .entries = e,
+                          .entry_count = 2 };
+    cr_assert_eq(raft_step(c->r[2], &m), 0);
+    struct raft_ready rd;
+    raft_ready(c->r[2], &rd);
+    cr_assert_eq(rd.entry_count, 2);
+    cr_assert_eq(rd.committed_count, 2, "applied after the batch is durable");
+    cr_assert_eq(rd.hard_state.commit, 0, "commit is persisted only once its entries are");
+    raft_advance(c->r[2], &rd);
+    cr_assert(raft_has_ready(c->r[2]));
+    raft_ready(c->r[2], &rd);
+    cr_assert(rd.hard_state_changed);
+    cr_assert_eq(rd.hard_state.commit, 2);
+    raft_advance(c->r[2], &rd);
+}
