@@ -150,6 +150,7 @@ void api__send_message(h2o_req_t *req, int status, const char *message, bool lf,
 void api__send_v2_error(struct api *a, h2o_req_t *req, int code, const char *cause,
                         size_t cause_len, uint64_t index);
 void api__header(h2o_req_t *req, const char *name, const char *value, size_t len);
+void api__content_type(h2o_req_t *req, const char *ctype);
 void api__header_u64(h2o_req_t *req, const char *name, uint64_t v);
 void api__raft_headers(struct api *a, h2o_req_t *req);
 bool api__method_is(h2o_req_t *req, const char *m);

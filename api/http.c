@@ -53,9 +53,23 @@ static const char *reason(int status)
     }
 }
 
+/*
+ * Adds a response header. HTTP/2 requires lower-case names; HTTP/1.1 gets the canonical
+ * spelling etcd's Go server sends (X-Etcd-Index), through h2o's orig_name.
+ */
 void api__header(h2o_req_t *req, const char *name, const char *value, size_t len)
 {
-    h2o_add_header_by_str(&req->pool, &req->res.headers, name, strlen(name), 1, NULL, value, len);
+    size_t n = strlen(name);
+    char *lower = h2o_mem_alloc_pool(&req->pool, n + 1);
+    for (size_t i = 0; i <= n; i++)
+        lower[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, lower, n, 1, name, value, len);
+}
+
+void api__content_type(h2o_req_t *req, const char *ctype)
+{
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, "Content-Type", ctype,
+                   strlen(ctype));
 }
 
 void api__header_u64(h2o_req_t *req, const char *name, uint64_t v)
@@ -83,8 +97,7 @@ void api__send(h2o_req_t *req, int status, const char *ctype, const char *body, 
     req->res.status = status;
     req->res.reason = reason(status);
     if (ctype)
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype,
-                       strlen(ctype));
+        api__content_type(req, ctype);
     req->res.content_length = len;
     if (len == 0) {
         static h2o_generator_t gen = { NULL, NULL };

@@ -35,8 +35,7 @@ static void send_success(struct api *a, h2o_req_t *req, int status, const char *
     api__header_u64(req, "X-Raft-Index", ri);
     api__header_u64(req, "X-Raft-Term", rt);
     if (head) {
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                       H2O_STRLIT("application/json"));
+        api__content_type(req, "application/json");
         req->res.status = status;
         req->res.reason = "OK";
         req->res.content_length = len;
@@ -550,8 +549,7 @@ static void keys_watch(struct api *a, struct api_reactor *r, h2o_req_t *req,
 
     req->res.status = 200;
     req->res.reason = "OK";
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                   H2O_STRLIT("application/json"));
+    api__content_type(req, "application/json");
     api__cors(req);
     api__header(req, "X-Etcd-Cluster-Id", a->cluster_hex, strlen(a->cluster_hex));
     api__header_u64(req, "X-Etcd-Index", current);

@@ -34,7 +34,8 @@ struct net_listener_config {
     const char
         *host; /* numeric address or name to bind ("127.0.0.1", "0.0.0.0", "::", "localhost") */
     uint16_t port;
-    uint8_t service; /* enum net_service */
+    uint8_t service;  /* enum net_service */
+    SSL_CTX *ssl_ctx; /* TLS (https URLs) when non-NULL; borrowed, must outlive the net */
 };
 
 struct net_config {

@@ -42,9 +42,10 @@
 #define NET_SHUTDOWN_NS  (500 * ET_NS_PER_MSEC)
 
 struct net_listener {
-    int fd;          /* listening socket (this reactor's own, SO_REUSEPORT) */
-    uint8_t service; /* enum net_service */
-    bool armed;      /* a multishot accept is in flight */
+    int fd;                      /* listening socket (this reactor's own, SO_REUSEPORT) */
+    uint8_t service;             /* enum net_service */
+    h2o_accept_ctx_t accept_ctx; /* the service's context, with this listener's TLS */
+    bool armed;                  /* a multishot accept is in flight */
 };
 
 struct net_reactor {
@@ -203,7 +204,7 @@ static void on_accepted(struct net_reactor *r, struct net_listener *l, int fd)
     sock->on_close.data = r;
     r->conn_count++;
     __atomic_add_fetch(&n->conn_count, 1, __ATOMIC_RELAXED);
-    h2o_accept(&r->accept_ctx[l->service], sock);
+    h2o_accept(&l->accept_ctx, sock);
 }
 
 static void handle_cqe(struct net_reactor *r, struct io_uring_cqe *cqe)
@@ -360,6 +361,11 @@ static void reactor_setup(struct net_reactor *r)
     for (int s = 0; s < NET_SERVICE_COUNT; s++) {
         h2o_context_init(&r->ctx[s], r->loop, &n->globalconf[s]);
         r->accept_ctx[s] = (h2o_accept_ctx_t){ .ctx = &r->ctx[s], .hosts = n->globalconf[s].hosts };
+    }
+    for (size_t i = 0; i < r->listener_count; i++) {
+        struct net_listener *l = &r->listeners[i];
+        l->accept_ctx = r->accept_ctx[l->service];
+        l->accept_ctx.ssl_ctx = n->cfg.listeners[i].ssl_ctx;
     }
     r->efd_sock = h2o_evloop_socket_create(r->loop, r->efd, 0);
     r->efd_sock->data = r;

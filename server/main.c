@@ -477,6 +477,39 @@ static int build_members(struct server *s)
     return 0;
 }
 
+/*
+ * A TLS context for https listeners from etcd's --cert-file/--key-file (--trusted-ca-file and
+ * --client-cert-auth for client certificates), offering HTTP/2 and HTTP/1.1 through ALPN.
+ * Returns NULL after logging why.
+ */
+static SSL_CTX *tls_ctx_new(const struct et_config_tls *t, const char *url)
+{
+    if (t->cert_file == NULL || t->key_file == NULL) {
+        et_error("etcdmain: TLS key/cert (--cert-file, --key-file) must be provided for %s", url);
+        return NULL;
+    }
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    if (SSL_CTX_use_certificate_chain_file(ctx, t->cert_file) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, t->key_file, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        et_error("etcdmain: cannot load TLS certificate %s / key %s", t->cert_file, t->key_file);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (t->trusted_ca_file) {
+        if (SSL_CTX_load_verify_locations(ctx, t->trusted_ca_file, NULL) != 1) {
+            et_error("etcdmain: cannot load trusted CA file %s", t->trusted_ca_file);
+            SSL_CTX_free(ctx);
+            return NULL;
+        }
+    }
+    if (t->client_cert_auth)
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    h2o_ssl_register_alpn_protocols(ctx, h2o_http2_alpn_protocols);
+    return ctx;
+}
+
 static int build_listeners(struct server *s)
 {
     char err[512];
@@ -492,8 +525,13 @@ static int build_listeners(struct server *s)
                 return -EINVAL;
             }
             s->listener_count = k + 1;
-            if (strcmp(s->urls[k].scheme, "http") != 0) {
-                et_error("etcdmain: %s listeners are not supported yet: %s", s->urls[k].scheme,
+            SSL_CTX *ssl = NULL;
+            if (strcmp(s->urls[k].scheme, "https") == 0) {
+                ssl = tls_ctx_new(pass == 0 ? &s->cfg.client_tls : &s->cfg.peer_tls, l->items[i]);
+                if (ssl == NULL)
+                    return -EINVAL;
+            } else if (strcmp(s->urls[k].scheme, "http") != 0) {
+                et_error("etcdmain: %s listeners are not supported: %s", s->urls[k].scheme,
                          l->items[i]);
                 return -EINVAL;
             }
@@ -501,6 +539,7 @@ static int build_listeners(struct server *s)
                 .host = s->urls[k].host,
                 .port = (uint16_t)atoi(s->urls[k].port),
                 .service = pass == 0 ? NET_SERVICE_CLIENT : NET_SERVICE_PEER,
+                .ssl_ctx = ssl,
             };
         }
     }
@@ -509,8 +548,11 @@ static int build_listeners(struct server *s)
 
 static void server_free(struct server *s)
 {
-    for (size_t i = 0; i < s->listener_count; i++)
+    for (size_t i = 0; i < s->listener_count; i++) {
         et_url_free(&s->urls[i]);
+        if (s->listeners[i].ssl_ctx)
+            SSL_CTX_free(s->listeners[i].ssl_ctx);
+    }
     et_free(s->urls);
     et_free(s->listeners);
     for (size_t i = 0; i < s->member_count; i++) {
@@ -574,7 +616,7 @@ int main(int argc, char **argv, char **envp)
         .members = s.members,
         .member_count = s.member_count,
         .history_max = s.cfg.event_history,
-        .body_max = (size_t)10 << 20,
+        .body_max = (size_t)s.cfg.max_request_bytes, /* form bodies beyond it: error 210 */
         .reactor_count = reactors,
     };
     api = api_new(&ac);
@@ -625,7 +667,8 @@ int main(int argc, char **argv, char **envp)
         .max_connections = s.cfg.max_connections,
         .idle_timeout_ms = 300000,
         .req_timeout_ms = 30000,
-        .max_request_bytes = (size_t)64 << 20,
+        /* h2o's own hard limit (413) sits well above the v2 limit so that etcd's 210 answers */
+        .max_request_bytes = (size_t)s.cfg.max_request_bytes + ((size_t)16 << 20),
         .peer_max_request_bytes = (size_t)NET_PEER_FRAME_MAX + (1u << 20),
         .on_req = { api_client_on_req, peer_on_req },
         .on_thread_start = api_reactor_start,
