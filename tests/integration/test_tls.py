@@ -1,0 +1,87 @@
+"""TLS client URLs: https with etcd's --cert-file/--key-file, HTTP/1.1 and HTTP/2 (ALPN), and
+etcdctl with --ca-file. Runs against etcd and etcetera alike."""
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+import itestlib
+from itestlib import HOST
+
+
+@pytest.fixture
+def tls_server(pytestconfig):
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl not installed")
+    kind, binary = pytestconfig.et_server
+    work = tempfile.mkdtemp(prefix="et-tls-")
+    cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True)
+    cport, pport = itestlib.free_port(), itestlib.free_port()
+    url = "https://%s:%d" % (HOST, cport)
+    peer = "http://%s:%d" % (HOST, pport)
+    log = open(os.path.join(work, "server.log"), "wb")
+    proc = subprocess.Popen([binary, "--name", "tls", "--data-dir", os.path.join(work, "data"),
+                             "--listen-client-urls", url, "--advertise-client-urls", url,
+                             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+                             "--initial-cluster", "tls=" + peer, "--cert-file", cert,
+                             "--key-file", key, "--enable-v2"],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            r = subprocess.run(["curl", "-s", "--cacert", cert, url + "/health"],
+                               capture_output=True)
+            if b"true" in r.stdout:
+                break
+            assert proc.poll() is None, "server exited during start-up"
+            time.sleep(0.1)
+        yield url, cert
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def curl(*args):
+    r = subprocess.run(["curl", "-sS", "--max-time", "10"] + list(args), capture_output=True)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.decode()
+
+
+def test_https_http1_and_http2(tls_server):
+    url, cert = tls_server
+    out = curl("--http1.1", "--cacert", cert, "-XPUT", url + "/v2/keys/tls", "-d", "value=one")
+    assert '"value":"one"' in out
+    out = curl("--http2", "--cacert", cert, "-w", "\n%{http_version}", url + "/v2/keys/tls")
+    body, version = out.rsplit("\n", 1)
+    assert '"value":"one"' in body
+    assert version == "2"
+
+
+def test_plain_http_is_refused_on_a_tls_port(tls_server):
+    url, cert = tls_server
+    r = subprocess.run(["curl", "-s", "--max-time", "5", url.replace("https", "http") + "/version"],
+                       capture_output=True)
+    assert b"etcdserver" not in r.stdout
+
+
+def test_etcdctl_over_tls(tls_server):
+    url, cert = tls_server
+    env = dict(os.environ, ETCDCTL_API="2")
+    r = subprocess.run(["etcdctl", "--endpoints", url, "--ca-file", cert, "set", "/t", "v"],
+                       capture_output=True, env=env, timeout=20)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run(["etcdctl", "--endpoints", url, "--ca-file", cert, "get", "/t"],
+                       capture_output=True, env=env, timeout=20)
+    assert r.stdout == b"v\n"
