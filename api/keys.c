@@ -247,6 +247,26 @@ static int64_t expiration(int64_t now, bool has_ttl, uint64_t ttl)
     return now + (int64_t)ttl * ET_NS_PER_SEC;
 }
 
+/* True when @key (or its prefix component @prefix) equals or lies below @prefix. */
+static bool below(const char *key, size_t key_len, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return key_len >= n && memcmp(key, prefix, n) == 0 && (key_len == n || key[n] == '/');
+}
+
+/*
+ * Keys the server owns: /_etcd/machines (the 0.4 member registry) and /_etcd/config (the
+ * admin configuration), and /_etcd itself for deletion. The rest of /_etcd stays writable:
+ * /_etcd/registry/<token> is where discovery keeps its tokens (spec/discovery.md).
+ */
+static bool server_owned(const char *key, size_t key_len, uint8_t op)
+{
+    if (below(key, key_len, "/_etcd/machines") || below(key, key_len, "/_etcd/config"))
+        return true;
+    return key_len == 6 && memcmp(key, "/_etcd", 6) == 0 &&
+           (op == STORE_OP_DELETE || op == STORE_OP_CAD);
+}
+
 static void keys_write(struct api *a, struct api_reactor *r, h2o_req_t *req,
                        const struct api_keys_params *p, const char *key, size_t key_len)
 {
@@ -281,7 +301,7 @@ static void keys_write(struct api *a, struct api_reactor *r, h2o_req_t *req,
     }
     if (cmd.op == STORE_OP_CREATE || cmd.op == STORE_OP_CREATE_INORDER)
         cmd.refresh = false;
-    if (key_len >= 6 && memcmp(key, "/_etcd", 6) == 0 && (key_len == 6 || key[6] == '/')) {
+    if (server_owned(key, key_len, cmd.op)) {
         /* the 0.4 registry is server-owned: readable, never written by clients */
         api__send_v2_error(a, req, ET_E_KEY_IS_PRESERVED, key, key_len, store_index(a->store));
         return;

@@ -70,7 +70,7 @@ def test_etcd_machines_directory(server):
     assert fields == {"etcd": [server.url], "raft": [server.peer_url]}
     root = get(server, "/v2/keys/").json()["node"].get("nodes", [])
     assert all(not n["key"].startswith("/_etcd") for n in root)
-    for method, path in (("PUT", "/v2/keys/_etcd/machines/x"), ("PUT", "/v2/keys/_etcd/y"),
+    for method, path in (("PUT", "/v2/keys/_etcd/machines/x"), ("PUT", "/v2/keys/_etcd/config"),
                          ("DELETE", "/v2/keys/_etcd/machines?recursive=true"),
                          ("POST", "/v2/keys/_etcd/machines")):
         w = request(server, method, path, body="value=1",
@@ -103,3 +103,17 @@ def test_version_fields(server):
     b = get(server, "/version").json()
     assert b["etcdserver"] == "2.3.8" and b["etcdcluster"] == "2.3.0"
     assert isinstance(b.get("etcetera"), str) and b["etcetera"]
+
+
+def test_discovery_keyspace_under_etcd_registry(server):
+    """spec/discovery.md: /_etcd/registry/<token> is an ordinary, writable keyspace."""
+    r = request(server, "PUT", "/v2/keys/_etcd/registry/tok1/_config/size", body="value=3",
+                headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status == 201
+    r = request(server, "PUT", "/v2/keys/_etcd/registry/tok1/3b984eaff4e80fb?prevExist=false",
+                body="value=m1%3Dhttp%3A%2F%2F127.0.0.1%3A2380",
+                headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status == 201
+    nodes = get(server, "/v2/keys/_etcd/registry/tok1?recursive=true").json()["node"]["nodes"]
+    assert [n["key"] for n in nodes] == ["/_etcd/registry/tok1/3b984eaff4e80fb"]
+    assert get(server, "/v2/keys/_etcd/registry/tok1/_config/size").json()["node"]["value"] == "3"
