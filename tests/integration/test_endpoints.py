@@ -158,6 +158,7 @@ def test_stats_store_counters(fresh_server):
     delete(s, "/v2/keys/a?prevValue=9")                           # cad fail
     delete(s, "/v2/keys/a")                                       # delete ok
     delete(s, "/v2/keys/a")                                       # delete fail
+    assert get(s, "/v2/keys/dir").status == 200                   # get ok
     put(s, "/v2/keys/e", {"value": "1", "ttl": "0"})              # set ok, expires
     wait_until(lambda: get(s, "/v2/keys/e").status == 404, 3)
     time.sleep(0.1)
