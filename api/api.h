@@ -87,6 +87,8 @@ bool api_registered(struct api *a);
  * "<id hex> <name or -> <peer URLs, comma-separated>\n". Thread: any.
  */
 void api_members_text(struct api *a, struct et_buf *out);
+/* True when member @id was removed from the cluster for good. Thread: any. */
+bool api_member_removed(struct api *a, raft_id id);
 /* Stops new proposals; in-flight ones still complete. Thread: main, before net_stop(). */
 void api_begin_shutdown(struct api *a);
 void api_free(struct api *a);

@@ -326,8 +326,8 @@ void api__members_conf_apply(struct api *a, raft_index index, const struct raft_
                 e->m.peer_url_count ? e->m.peer_urls[0] : "no peer URL");
     } else if (cc->type == RAFT_CC_REMOVE) {
         if (e) {
-            if (e->m.name[0] && e->machines_written)
-                stale_push(a, e->m.name);
+            if (e->m.name[0])
+                stale_push(a, e->m.name); /* deleting a missing key is harmless */
             api__member_free(&e->m);
             *e = a->mem[--a->mem_count];
         }
@@ -358,7 +358,7 @@ void api__members_entry_apply(struct api *a, const void *entry, size_t len, stru
     } else if (e == NULL) {
         result = -ENOENT; /* removed meanwhile */
     } else if (op == API_MEMBER_ATTR) {
-        if (e->m.name[0] && strcmp(e->m.name, m.name) != 0 && e->machines_written)
+        if (e->m.name[0] && strcmp(e->m.name, m.name) != 0)
             stale_push(a, e->m.name);
         if (strcmp(e->m.name, m.name) != 0 ||
             !strs_equal(e->m.client_urls, e->m.client_url_count, m.client_urls, m.client_url_count))
@@ -394,6 +394,16 @@ void api__members_machines_applied(struct api *a, const struct store_cmd *cmd)
     size_t len = cmd->key_len - 16;
     pthread_mutex_lock(&a->mlock);
     if (cmd->op == STORE_OP_INTERNAL_SET) {
+        bool owned = false;
+        for (size_t i = 0; i < a->mem_count; i++)
+            owned |= strlen(a->mem[i].m.name) == len && memcmp(a->mem[i].m.name, name, len) == 0;
+        if (!owned) { /* a write that landed after its member left or was renamed */
+            char *n = et_alloc(len + 1);
+            memcpy(n, name, len);
+            n[len] = '\0';
+            stale_push(a, n);
+            et_free(n);
+        }
         for (size_t i = 0; i < a->mem_count; i++) {
             struct api_mem *e = &a->mem[i];
             if (strlen(e->m.name) != len || memcmp(e->m.name, name, len) != 0)
@@ -556,4 +566,12 @@ void api_members_text(struct api *a, struct et_buf *out)
         et_buf_append_char(out, '\n');
     }
     pthread_mutex_unlock(&a->mlock);
+}
+
+bool api_member_removed(struct api *a, raft_id id)
+{
+    pthread_mutex_lock(&a->mlock);
+    bool gone = api__mem_removed(a, id);
+    pthread_mutex_unlock(&a->mlock);
+    return gone;
 }

@@ -418,6 +418,8 @@ static int response_parse(const struct et_buf *in, bool *close_after)
         clen = 0;
     if (in->len < head + clen)
         return 0;
+    if (status == 410)
+        return -EIDRM; /* the peer says we were removed */
     if (status < 200 || status > 299)
         return -EPROTO;
     return 1;
@@ -448,6 +450,8 @@ static void peer_read(struct net_peers *p, struct net_peer *peer)
         }
         bool close_after = false;
         int ret = response_parse(&peer->in, &close_after);
+        if (ret == -EIDRM && p->cfg.on_gone)
+            p->cfg.on_gone(p->cfg.data, peer->id);
         if (ret < 0) {
             peer_fail(p, peer, "the request", -ret);
             return;

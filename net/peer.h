@@ -10,8 +10,10 @@
  *
  *     frame frame ...                a frame is u32 big-endian length | that many bytes
  *
- * answered by 204 once the receiver has handed every frame on (the peer listener's h2o handler
- * calls net_peer_frames_parse()). The transport knows nothing of what the bytes mean.
+ * answered by 204 once the receiver has handed every frame on, or by 410 Gone when the
+ * receiver knows the sender was removed from the cluster (cfg->on_gone then runs), (the peer
+ * listener's h2o handler calls net_peer_frames_parse()). The transport knows nothing of what the
+ * bytes mean.
  *
  * Sending: net_peers_send() appends a frame to the peer's bounded queue (dropped when the queue
  * is full: the caller is Raft, which retries) and wakes the transport's one thread. That thread
@@ -44,6 +46,10 @@ struct net_peers_config {
     size_t batch_bytes_max;  /* bytes per request, unless one message is larger; 0: 8 MiB */
     uint32_t io_timeout_ms;  /* a request unanswered for this long fails; 0: 5000 */
     uint32_t backoff_max_ms; /* reconnect delay grows from 20 ms to this; 0: 1000 */
+    /* A peer answered 410 Gone: it says this member was removed from the cluster. Called on
+     * the transport's thread (may be NULL). */
+    void (*on_gone)(void *data, uint64_t peer_id);
+    void *data;
 };
 
 /* Statistics of the sends to one peer (etcd's /v2/stats/leader follower entry). */

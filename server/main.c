@@ -30,6 +30,8 @@
 static struct net *server_net;
 static struct net_peers *server_peers;
 static struct raft_node *server_node;
+static struct api *server_api;
+static int server_stopping; /* atomic: peers' connections are closed after their next request */
 
 static void *host_reactor_self(void)
 {
@@ -100,9 +102,22 @@ static void *stop_later(void *arg)
 
 static void host_removed(void)
 {
+    static int once;
     pthread_t t;
+    if (__atomic_exchange_n(&once, 1, __ATOMIC_ACQ_REL))
+        return;
     if (pthread_create(&t, NULL, stop_later, NULL) == 0)
         pthread_detach(t);
+}
+
+/* A peer refused our messages with 410 Gone: this member was removed while it could not hear
+ * of it (the leader stops replicating to a removed member). */
+static void peer_gone(void *data, uint64_t peer_id)
+{
+    (void)data;
+    et_warn("etcetera: member %llx says this member was removed from the cluster",
+            (unsigned long long)peer_id);
+    host_removed();
 }
 
 /* The node's send hook: Raft messages and forwarded proposals leave through the transport. */
@@ -136,6 +151,20 @@ static int peer_on_req(h2o_handler_t *self, h2o_req_t *req)
         h2o_send_inline(req, H2O_STRLIT("POST only\n"));
         return 0;
     }
+    /* A member removed from the cluster hears it here (etcd answers such a peer the same). */
+    ssize_t from = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-etcetera-from"), -1);
+    struct api *api = __atomic_load_n(&server_api, __ATOMIC_ACQUIRE);
+    if (from >= 0 && api) {
+        char hex[24];
+        h2o_iovec_t v = req->headers.entries[from].value;
+        snprintf(hex, sizeof(hex), "%.*s", (int)(v.len < 20 ? v.len : 20), v.base);
+        if (api_member_removed(api, strtoull(hex, NULL, 16))) {
+            req->res.status = 410;
+            req->res.reason = "Gone";
+            h2o_send_inline(req, H2O_STRLIT("this member was removed from the cluster\n"));
+            return 0;
+        }
+    }
     size_t dropped = 0;
     long frames = net_peer_frames_parse(req->entity.base, req->entity.len, peer_frame, &dropped);
     if (frames < 0) {
@@ -146,6 +175,10 @@ static int peer_on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     if (dropped)
         et_debug("etcetera: %zu peer messages dropped (inbound queue full)", dropped);
+    /* Shutting down: peers keep their connections open (keep-alive), so close each one after
+     * its next batch (heartbeats come every tick) and the reactors can drain in time. */
+    if (__atomic_load_n(&server_stopping, __ATOMIC_ACQUIRE))
+        req->http1_is_persistent = 0;
     req->res.status = 204;
     req->res.reason = "No Content";
     h2o_start_response(req, &gen);
@@ -601,7 +634,7 @@ int main(int argc, char **argv, char **envp)
     et_info("etcetera: name = %s, data dir = %s, member id = %llx, cluster id = %llx", s.cfg.name,
             s.cfg.data_dir, (unsigned long long)s.self_id, (unsigned long long)s.cluster_id);
 
-    struct net_peers_config pc = { .self_id = s.self_id };
+    struct net_peers_config pc = { .self_id = s.self_id, .on_gone = peer_gone };
     if (net_peers_start(&pc, &server_peers) != 0) {
         et_error("etcetera: cannot start the peer transport");
         server_free(&s);
@@ -620,6 +653,7 @@ int main(int argc, char **argv, char **envp)
         .reactor_count = reactors,
     };
     api = api_new(&ac);
+    __atomic_store_n(&server_api, api, __ATOMIC_RELEASE);
 
     struct raft_node_config rc = {
         .data_dir = s.cfg.data_dir,
@@ -693,6 +727,7 @@ int main(int argc, char **argv, char **envp)
     sigwait(&sigs, &sig);
     et_info("etcetera: received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     api_begin_shutdown(api);
+    __atomic_store_n(&server_stopping, 1, __ATOMIC_RELEASE);
     net_stop(server_net);
     raft_node_stop(node);
     net_peers_stop(server_peers);
