@@ -26,6 +26,7 @@
 #include "net/net.h"
 #include "net/peer.h"
 #include "raft/node.h"
+#include "server/discovery.h"
 
 static struct net *server_net;
 static struct net_peers *server_peers;
@@ -620,6 +621,13 @@ int main(int argc, char **argv, char **envp)
         return exit_code;
     }
     et_log_set_level(s.cfg.log_level);
+    /* --discovery: the initial cluster comes from the registry (IDs use the URL as token) */
+    if (s.cfg.discovery != NULL &&
+        discovery_bootstrap(&s.cfg,
+                            member_id(&s.cfg.initial_advertise_peer_urls, s.cfg.discovery)) != 0) {
+        server_free(&s);
+        return 1;
+    }
     if (build_members(&s) != 0 || build_listeners(&s) != 0) {
         server_free(&s);
         return 1;
