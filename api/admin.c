@@ -6,12 +6,14 @@
  *   GET/PUT /v2/admin/config        {"activeSize":9,"removeDelay":1800,"syncInterval":5}
  *   GET     /v2/admin/machines      [{"name","state","clientURL","peerURL"}, ...] by name
  *   GET     /v2/admin/machines/<n>  one object, or null
- *   DELETE  /v2/admin/machines/<n>  member removal (needs the multi-member cluster)
+ *   DELETE  /v2/admin/machines/<n>  member removal by name (200, empty body; 404 unknown)
  *
  * The configuration is replicated: a PUT proposes an internal write of /_etcd/config through
  * Raft and every member parses it when applying (api__admin_applied), so it survives restarts
  * through the WAL and snapshots. The leader also keeps /_etcd/machines/<name> equal to the
- * membership, as 0.4 did; clients can read /_etcd but not write it (error 106).
+ * membership, as 0.4 did; clients can read /_etcd but not write it (error 106). activeSize caps
+ * the members /v2/members accepts (api/cluster.c); removeDelay is how long the leader waits
+ * before it removes a member it cannot reach (admin_remove_unreachable).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/json.h"
+#include "core/log.h"
 
 #define ADMIN_ACTIVE_SIZE_DEFAULT   9
 #define ADMIN_REMOVE_DELAY_DEFAULT  1800
@@ -462,6 +465,56 @@ static void propose_internal(struct api *a, uint8_t op, const struct et_buf *key
 
 #define ADMIN_RETRY_NS (3 * ET_NS_PER_SEC) /* a registry write not applied by then is retried */
 
+struct api_autoremove {
+    struct raft_change change;
+    struct api *api;
+};
+
+static void autoremove_done(struct raft_change *c, int err)
+{
+    struct api_autoremove *ar = (struct api_autoremove *)c;
+    (void)err; /* applied (1) or failed: the next tick decides again */
+    ar->api->autoremove_in_flight = false;
+    et_free(ar);
+}
+
+/*
+ * removeDelay (DESIGN.md "Decisions"): the leader removes a member it has not heard from for
+ * that many seconds. Contact times are the leader's own (its transport's last acknowledged
+ * send); a new leader starts counting afresh. One removal at a time.
+ */
+static void admin_remove_unreachable(struct api *a, int64_t now)
+{
+    int64_t delay_ns =
+        (int64_t)__atomic_load_n(&a->admin.remove_delay, __ATOMIC_RELAXED) * ET_NS_PER_SEC;
+    for (size_t i = 0; i < a->mem_count; i++) {
+        struct api_mem *e = &a->mem[i];
+        struct api_peer_stats ps = { 0 };
+        if (e->m.id == a->cfg.id)
+            continue;
+        if (a->cfg.host.peer_stats && a->cfg.host.peer_stats(e->m.id, &ps) &&
+            ps.last_success_ns > e->contact_ns)
+            e->contact_ns = ps.last_success_ns;
+        if (e->contact_ns == 0 || !a->was_leader)
+            e->contact_ns = now; /* first seen as leader */
+        if (now - e->contact_ns <= delay_ns || a->autoremove_in_flight)
+            continue;
+        et_warn("admin: member %llx (%s) unreachable for more than removeDelay (%llu s): "
+                "removing it from the cluster",
+                (unsigned long long)e->m.id, e->m.name,
+                (unsigned long long)(delay_ns / ET_NS_PER_SEC));
+        struct api_autoremove *ar = et_calloc(1, sizeof(*ar));
+        ar->api = a;
+        ar->change =
+            (struct raft_change){ .type = RAFT_CC_REMOVE, .id = e->m.id, .done = autoremove_done };
+        a->autoremove_in_flight = true;
+        e->contact_ns = now; /* if the removal fails, wait another removeDelay */
+        if (raft_node_change(a->node, &ar->change) != 0)
+            autoremove_done(&ar->change, -EAGAIN);
+    }
+    a->was_leader = true;
+}
+
 /*
  * Raft thread, leader: keep /_etcd/machines/<name> equal to the member table (written for
  * members whose entry is missing or outdated, deleted for names that left). The table is only
@@ -470,6 +523,7 @@ static void propose_internal(struct api *a, uint8_t op, const struct et_buf *key
 void api__admin_tick(struct api *a)
 {
     int64_t now = et_mono_ns();
+    admin_remove_unreachable(a, now);
     for (size_t i = 0; i < a->mem_count; i++) {
         struct api_mem *e = &a->mem[i];
         const struct api_member *m = &e->m;

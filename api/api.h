@@ -35,6 +35,7 @@ struct api_member {
 struct api_peer_stats {
     uint64_t success, fail;
     double current_ms, average_ms, stddev_ms, min_ms, max_ms;
+    int64_t last_success_ns; /* monotonic; 0: never */
 };
 
 /*

@@ -85,6 +85,8 @@ struct api {
     bool self_published;    /* atomic: the table holds this member's current attributes */
     bool publish_in_flight; /* atomic */
     int64_t publish_sent_ns;
+    bool autoremove_in_flight; /* Raft thread: a removeDelay removal is being committed */
+    bool was_leader;           /* Raft thread: the previous tick ran as leader */
 };
 
 /* One member of the table. */
@@ -93,6 +95,7 @@ struct api_mem {
     bool published;               /* its attributes entry was applied (name, client URLs) */
     bool machines_written;        /* /_etcd/machines/<name> holds its current values */
     int64_t machines_proposed_ns; /* when the leader proposed that write (0: not pending) */
+    int64_t contact_ns; /* leader: last time it was heard from (removeDelay; not persisted) */
 };
 
 /* Member entries (api/members.c): API_MEMBER_TAG | op | member record. */

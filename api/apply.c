@@ -155,8 +155,10 @@ void api_raft_tick(void *data, bool is_leader)
         __atomic_load_n(&a->node, __ATOMIC_ACQUIRE) == NULL)
         return;
     api__members_tick(a); /* every member publishes its own attributes */
-    if (!is_leader)
+    if (!is_leader) {
+        a->was_leader = false; /* contact times restart when it leads again */
         return;
+    }
     api__admin_tick(a);
 }
 

@@ -375,6 +375,7 @@ static void peer_acked(struct net_peers *p, struct net_peer *peer)
     s->success += peer->body_msgs;
     s->requests++;
     s->current_ms = ms;
+    s->last_success_ns = et_mono_ns();
     peer->sum_ms += ms;
     peer->sum_sq_ms += ms * ms;
     s->average_ms = peer->sum_ms / (double)s->requests;

@@ -62,6 +62,7 @@ struct net_peer_stats {
     double stddev_ms; /* population standard deviation */
     double min_ms;    /* 2^63 before the first success (as etcd) */
     double max_ms;
+    int64_t last_success_ns; /* monotonic clock of the last acknowledged request (0: never) */
 };
 
 /* Starts the transport thread. Returns 0 or a negative errno. */

@@ -88,7 +88,8 @@ static bool host_peer_stats(raft_id id, struct api_peer_stats *out)
                                     .average_ms = ps.average_ms,
                                     .stddev_ms = ps.stddev_ms,
                                     .min_ms = ps.min_ms,
-                                    .max_ms = ps.max_ms };
+                                    .max_ms = ps.max_ms,
+                                    .last_success_ns = ps.last_success_ns };
     return true;
 }
 

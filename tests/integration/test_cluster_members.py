@@ -300,3 +300,37 @@ def test_membership_survives_restarts_and_snapshots(make_cluster, joiners, serve
         assert ok, "%s: %s != %s" % (m.name, members_of(m), before)
         r = get(m, "/v2/keys/snap?recursive=true&quorum=true").json()["node"]["nodes"]
         assert len(r) == 104
+
+
+def test_admin_machines_delete_removes_by_name(make_cluster, joiners, server_bin, server_kind):
+    cluster = make_cluster(3)
+    new, nid = join(joiners, cluster, server_bin, server_kind, "m3")
+    ok, _ = wait_until(lambda: get(cluster[0], "/v2/admin/machines/m3").json() is not None,
+                       10, 0.1)
+    assert ok
+    m = get(cluster[0], "/v2/admin/machines/m3").json()
+    assert m["clientURL"] == new.url and m["peerURL"] == new.peer_url
+    r = delete(cluster[2], "/v2/admin/machines/m3", timeout=15)
+    assert r.status == 200 and r.body == b""
+    ok, _ = wait_until(lambda: not new.running(), 15, 0.1)
+    assert ok, "the removed member is still running"
+    assert get(cluster[1], "/v2/admin/machines/m3").body == b"null\n"
+    r = delete(cluster[2], "/v2/admin/machines/m3")
+    assert (r.status, r.json()) == (404, {"message": "No such member: m3"})
+
+
+def test_remove_delay_removes_an_unreachable_member(make_cluster):
+    cluster = make_cluster(3)
+    cfg = request(cluster[0], "PUT", "/v2/admin/config", body='{"removeDelay":2}').json()
+    assert cfg["removeDelay"] == 2
+    lead = leader_of(cluster)
+    victim = [m for m in cluster if m is not lead][0]
+    victim.kill()
+    ok, _ = wait_until(lambda: sorted(x["name"] for x in members_of(lead)) ==
+                       sorted(m.name for m in cluster if m is not victim), 15, 0.2)
+    assert ok, "the unreachable member was not removed"
+    assert put(lead, "/v2/keys/after-auto-remove", {"value": "1"}).status == 201
+    # restarted, it hears from its former peers that it was removed, and stops
+    victim.start(wait=False)
+    ok, _ = wait_until(lambda: not victim.running(), 20, 0.2)
+    assert ok, "the removed member kept running after a restart"
