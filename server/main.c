@@ -481,7 +481,8 @@ static int build_members(struct server *s)
     int ret = members_from_data_dir(s);
     if (ret == -ENOENT) {
         if (c->initial_cluster == NULL) {
-            et_error("etcdmain: no --initial-cluster (discovery is not supported yet)");
+            et_error("etcdmain: no --initial-cluster to bootstrap from (DNS SRV bootstrap, "
+                     "--discovery-srv, is not supported)");
             return -EINVAL;
         }
         ret = c->initial_cluster_state == ET_CLUSTER_STATE_EXISTING ? members_from_cluster(s)
