@@ -109,6 +109,8 @@ void api_raft_apply(void *data, raft_index index, raft_term term, const void *en
                     struct raft_proposal *p);
 void api_raft_conf_apply(void *data, raft_index index, const struct raft_conf_change *cc,
                          const void *ctx, size_t ctx_len, struct raft_change *c);
+void api_raft_conf_appended(void *data, const struct raft_conf_change *cc, const void *ctx,
+                            size_t ctx_len);
 void api_raft_applied(void *data);
 void api_raft_tick(void *data, bool is_leader);
 void api_raft_snapshot_save(void *data, void **out, size_t *len);

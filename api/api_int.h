@@ -75,6 +75,8 @@ struct api {
     pthread_mutex_t mlock;
     struct api_mem *mem; /* the members, in no particular order */
     size_t mem_count, mem_cap;
+    struct api_member *pending; /* added in the log, not committed yet (not persisted) */
+    size_t pending_count;
     raft_id *removed; /* IDs removed for good (410 Gone) */
     size_t removed_count;
     char **stale; /* names whose /_etcd/machines entry must go (Raft thread) */
@@ -216,6 +218,8 @@ struct api_mem *api__mem_find(struct api *a, raft_id id);
 bool api__mem_removed(struct api *a, raft_id id);
 void api__members_conf_apply(struct api *a, raft_index index, const struct raft_conf_change *cc,
                              const void *ctx, size_t ctx_len, struct raft_change *c);
+void api__members_conf_appended(struct api *a, const struct raft_conf_change *cc, const void *ctx,
+                                size_t ctx_len);
 void api__members_entry_apply(struct api *a, const void *entry, size_t len,
                               struct raft_proposal *p);
 void api__members_machines_applied(struct api *a, const struct store_cmd *cmd);

@@ -106,6 +106,12 @@ void api_raft_conf_apply(void *data, raft_index index, const struct raft_conf_ch
     api__members_conf_apply(data, index, cc, ctx, ctx_len, c);
 }
 
+void api_raft_conf_appended(void *data, const struct raft_conf_change *cc, const void *ctx,
+                            size_t ctx_len)
+{
+    api__members_conf_appended(data, cc, ctx, ctx_len);
+}
+
 void api_raft_applied(void *data)
 {
     struct api *a = data;

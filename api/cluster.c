@@ -772,6 +772,16 @@ static void mop_submit(struct api_mop *op, int ret)
     mop_complete(&op->msg);
 }
 
+/* GET /v2/members and /v2/machines: answered after a read barrier, so that a member that has
+ * just started already lists what the cluster committed; at once when no leader is known (etcd
+ * answers from the local list then too). */
+static void mop_read_barrier(struct api *a, struct api_mop *op)
+{
+    struct raft_status st;
+    raft_node_status(a->node, &st);
+    mop_submit(op, st.leader ? raft_node_read(a->node, &op->read) : -EAGAIN);
+}
+
 /* A new member ID: a hash of its peer URLs, the cluster and the time (as etcd mixes in the
  * time), never 0 and never one in use or removed. The caller holds a->mlock. */
 static raft_id new_member_id(struct api *a, const struct url_req *u)
@@ -966,7 +976,7 @@ static void members(struct api *a, h2o_req_t *req)
             return;
         }
         struct api_mop *op = mop_new(a, req, MOP_LIST);
-        mop_submit(op, raft_node_read(a->node, &op->read));
+        mop_read_barrier(a, op);
         return;
     }
     if ((api__method_is(req, "PUT") || api__method_is(req, "DELETE")) && is_root) {
@@ -1004,7 +1014,7 @@ static void machines(struct api *a, h2o_req_t *req)
         return;
     }
     struct api_mop *op = mop_new(a, req, MOP_MACHINES);
-    mop_submit(op, raft_node_read(a->node, &op->read));
+    mop_read_barrier(a, op);
 }
 
 /* Peer listener: the member list for a member joining with --initial-cluster-state existing. */

@@ -275,6 +275,9 @@ void api__members_free(struct api *a)
 {
     table_clear(a);
     et_free(a->mem);
+    for (size_t i = 0; i < a->pending_count; i++)
+        api__member_free(&a->pending[i]);
+    et_free(a->pending);
     et_free(a->removed);
     strs_free(a->self_client_urls, a->self_client_url_count);
     pthread_mutex_destroy(&a->mlock);
@@ -296,12 +299,52 @@ bool api__members_published(struct api *a)
 
 /* ---- applying the log ---------------------------------------------------------------------- */
 
+/* Forgets @id from the pending adds. Lock held. */
+static void pending_drop(struct api *a, raft_id id)
+{
+    for (size_t i = 0; i < a->pending_count; i++) {
+        if (a->pending[i].id == id) {
+            api__member_free(&a->pending[i]);
+            a->pending[i] = a->pending[--a->pending_count];
+            return;
+        }
+    }
+}
+
+/*
+ * An added member entered the log: the core replicates to it from now on (the configuration
+ * takes effect on append), so the transport needs its address before the entry commits, and a
+ * joining member must find itself in GET /etcetera/members (a cluster of one that adds a second
+ * member needs that member's vote to commit the change).
+ */
+void api__members_conf_appended(struct api *a, const struct raft_conf_change *cc, const void *ctx,
+                                size_t ctx_len)
+{
+    if (cc->type != RAFT_CC_ADD_VOTER && cc->type != RAFT_CC_ADD_LEARNER)
+        return;
+    struct api_member m = { 0 };
+    struct rd r = { ctx, (const unsigned char *)ctx + ctx_len, false };
+    member_decode(&r, &m);
+    pthread_mutex_lock(&a->mlock);
+    if (!r.bad && m.id == cc->id && m.peer_url_count && !api__mem_find(a, m.id)) {
+        pending_drop(a, m.id);
+        a->pending = et_realloc(a->pending, (a->pending_count + 1) * sizeof(*a->pending));
+        a->pending[a->pending_count++] = m;
+        if (m.id != a->cfg.id && a->cfg.host.peer_set)
+            a->cfg.host.peer_set(m.id, m.peer_urls[0]);
+        memset(&m, 0, sizeof(m));
+    }
+    pthread_mutex_unlock(&a->mlock);
+    api__member_free(&m);
+}
+
 void api__members_conf_apply(struct api *a, raft_index index, const struct raft_conf_change *cc,
                              const void *ctx, size_t ctx_len, struct raft_change *c)
 {
     (void)index;
     bool self_removed = false;
     pthread_mutex_lock(&a->mlock);
+    pending_drop(a, cc->id);
     struct api_mem *e = api__mem_find(a, cc->id);
     if (cc->type == RAFT_CC_ADD_VOTER || cc->type == RAFT_CC_ADD_LEARNER) {
         struct api_member m = { 0 };
@@ -561,6 +604,13 @@ void api_members_text(struct api *a, struct et_buf *out)
     for (size_t i = 0; i < a->mem_count; i++) {
         const struct api_member *m = &a->mem[i].m;
         et_buf_printf(out, "%" PRIx64 " %s ", m->id, m->name[0] ? m->name : "-");
+        for (size_t j = 0; j < m->peer_url_count; j++)
+            et_buf_printf(out, "%s%s", j ? "," : "", m->peer_urls[j]);
+        et_buf_append_char(out, '\n');
+    }
+    for (size_t i = 0; i < a->pending_count; i++) { /* added, not committed yet */
+        const struct api_member *m = &a->pending[i];
+        et_buf_printf(out, "%" PRIx64 " - ", m->id);
         for (size_t j = 0; j < m->peer_url_count; j++)
             et_buf_printf(out, "%s%s", j ? "," : "", m->peer_urls[j]);
         et_buf_append_char(out, '\n');

@@ -479,6 +479,19 @@ static struct raft_change *change_match(struct raft_node *n, raft_id origin, uin
     return NULL;
 }
 
+/* A membership change entered the log: tell the caller (its context without the origin tag). */
+static void node_conf_appended(struct raft_node *n, const struct raft_entry *e)
+{
+    struct raft_conf_change cc;
+    if (!n->cfg.conf_appended || raft_conf_change_decode(e->data, e->len, &cc) != 0)
+        return;
+    const unsigned char *ctx = (const unsigned char *)e->data + RAFT_CONF_CHANGE_LEN;
+    size_t ctx_len = e->len - RAFT_CONF_CHANGE_LEN;
+    if (ctx_len < NODE_ENVELOPE)
+        return;
+    n->cfg.conf_appended(n->cfg.data, &cc, ctx + NODE_ENVELOPE, ctx_len - NODE_ENVELOPE);
+}
+
 /* A committed membership change: entry data is the change | origin tag | context. */
 static void node_apply_conf(struct raft_node *n, const struct raft_entry *e)
 {
@@ -625,8 +638,11 @@ static int node_ready(struct raft_node *n)
                 return ret;
             sync = true;
         }
-        for (size_t i = 0; i < rd.entry_count; i++)
+        for (size_t i = 0; i < rd.entry_count; i++) {
             wal_append_core_entry(n->wal, &rd.entries[i]);
+            if (rd.entries[i].type == RAFT_ENTRY_CONF_CHANGE)
+                node_conf_appended(n, &rd.entries[i]);
+        }
         sync |= rd.entry_count > 0;
         if (rd.hard_state_changed) {
             raft_wal_append_hard_state(n->wal, &rd.hard_state);

@@ -98,6 +98,11 @@ struct raft_node_config {
      * order with apply, also while replaying the WAL at start-up (c = NULL). */
     void (*conf_apply)(void *data, raft_index index, const struct raft_conf_change *cc,
                        const void *ctx, size_t ctx_len, struct raft_change *c);
+    /* A membership change entered this member's log (appended, not yet committed; it may still
+     * be overwritten). The core already counts the new member: a transport should learn its
+     * address now, or a change that needs the new member's vote could never commit. */
+    void (*conf_appended)(void *data, const struct raft_conf_change *cc, const void *ctx,
+                          size_t ctx_len);
     /* Called once after each batch of apply calls. */
     void (*applied)(void *data);
     /* Called every tick on the node's thread (timers of the state machine, e.g. TTL sweeps). */

@@ -678,6 +678,7 @@ int main(int argc, char **argv, char **envp)
         .data = api,
         .apply = api_raft_apply,
         .conf_apply = api_raft_conf_apply,
+        .conf_appended = api_raft_conf_appended,
         .applied = api_raft_applied,
         .tick = api_raft_tick,
         .snapshot_save = api_raft_snapshot_save,

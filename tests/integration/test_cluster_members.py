@@ -334,3 +334,33 @@ def test_remove_delay_removes_an_unreachable_member(make_cluster):
     victim.start(wait=False)
     ok, _ = wait_until(lambda: not victim.running(), 20, 0.2)
     assert ok, "the removed member kept running after a restart"
+
+
+def test_grow_from_one_member_to_three(make_server, joiners, server_bin, server_kind):
+    first = make_server(name="m0")
+    members = [first]
+    for n in (1, 2):
+        client_port, peer_port = itestlib.free_port(), itestlib.free_port()
+        peer_url = "http://%s:%d" % (itestlib.HOST, peer_port)
+        # with one member the change needs the new member's vote: it commits once it starts
+        result = {}
+        t = threading.Thread(target=lambda: result.update(r=add_member(first, peer_url)))
+        t.start()
+        initial = ",".join("%s=%s" % (m.name, m.peer_url) for m in members)
+        new = JoiningProc(server_bin, server_kind, name="m%d" % n,
+                          ports=(client_port, peer_port),
+                          initial_cluster=initial + ",m%d=%s" % (n, peer_url))
+        joiners.append(new)
+        new.start(timeout=60)
+        t.join(30)
+        assert result["r"]["peerURLs"] == [peer_url]
+        members.append(new)
+    for m in members:
+        ok, _ = wait_until(lambda: sorted(x["name"] for x in members_of(m)) ==
+                           ["m0", "m1", "m2"], 10, 0.1)
+        assert ok
+    assert put(members[2], "/v2/keys/grown", {"value": "3"}).status == 201
+    first.kill()                     # two of three remain: still a quorum
+    ok, _ = wait_until(lambda: put(members[1], "/v2/keys/grown", {"value": "4"},
+                                   timeout=10).status == 200, 20, 0.2)
+    assert ok
