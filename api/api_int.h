@@ -149,6 +149,10 @@ extern struct api *api__global;
 /* http.c: responses */
 void api__cors(h2o_req_t *req);
 void api__send(h2o_req_t *req, int status, const char *ctype, const char *body, size_t len);
+/* Hands @mem (et_alloc'd) to @req: freed when the request ends. */
+void api__pool_own(h2o_req_t *req, void *mem);
+/* Keeps a reference to @ev until @req ends (its JSON can then be sent without a copy). */
+void api__pool_hold_event(h2o_req_t *req, struct store_event *ev);
 void api__send_404(h2o_req_t *req);
 void api__send_405(h2o_req_t *req, const char *allow);
 void api__send_message(h2o_req_t *req, int status, const char *message, bool lf, bool cluster_id);

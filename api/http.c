@@ -92,20 +92,45 @@ bool api__method_is(h2o_req_t *req, const char *m)
     return h2o_memis(req->method.base, req->method.len, m, strlen(m));
 }
 
+/*
+ * Sends the whole response. @body is not copied: it must stay valid until the request ends
+ * (the request's pool, static data, or memory handed over with api__pool_own / held events).
+ */
 void api__send(h2o_req_t *req, int status, const char *ctype, const char *body, size_t len)
 {
+    static h2o_generator_t gen = { NULL, NULL };
+    h2o_iovec_t buf = h2o_iovec_init(body, len);
+
     req->res.status = status;
     req->res.reason = reason(status);
     if (ctype)
         api__content_type(req, ctype);
     req->res.content_length = len;
-    if (len == 0) {
-        static h2o_generator_t gen = { NULL, NULL };
-        h2o_start_response(req, &gen);
-        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
-        return;
-    }
-    h2o_send_inline(req, body, len);
+    h2o_start_response(req, &gen);
+    h2o_send(req, &buf, len ? 1 : 0, H2O_SEND_STATE_FINAL);
+}
+
+static void free_owned(void *p)
+{
+    et_free(*(void **)p);
+}
+
+void api__pool_own(h2o_req_t *req, void *mem)
+{
+    void **slot = h2o_mem_alloc_shared(&req->pool, sizeof(*slot), free_owned);
+    *slot = mem;
+}
+
+static void unref_held(void *p)
+{
+    store_event_unref(*(struct store_event **)p);
+}
+
+void api__pool_hold_event(h2o_req_t *req, struct store_event *ev)
+{
+    struct store_event **slot = h2o_mem_alloc_shared(&req->pool, sizeof(*slot), unref_held);
+    store_event_ref(ev);
+    *slot = ev;
 }
 
 void api__send_404(h2o_req_t *req)

@@ -67,9 +67,10 @@ static void do_get(struct api *a, struct api_reactor *r, h2o_req_t *req, const c
         api__send_v2_error(a, req, err, cause.data, cause.len, index);
     } else {
         __atomic_add_fetch(&r->gets_success, 1, __ATOMIC_RELAXED);
-        char *body = h2o_mem_alloc_pool(&req->pool, out.len);
-        memcpy(body, out.data, out.len);
-        send_success(a, req, 200, body, out.len, index, st.commit, st.term, head);
+        /* the rendered body goes to h2o as is: no copy, freed with the request */
+        api__pool_own(req, out.data);
+        send_success(a, req, 200, out.data, out.len, index, st.commit, st.term, head);
+        out = (struct et_buf)ET_BUF_INIT;
     }
     et_buf_free(&out);
     et_buf_free(&cause);
@@ -183,6 +184,7 @@ static void write_complete(struct api_write *w)
                          false);
             et_buf_free(&b);
         } else {
+            api__pool_hold_event(req, ev);
             send_success(a, req, status, ev->json, ev->json_len, ev->index, w->raft_index,
                          w->raft_term, false);
         }

@@ -8,7 +8,7 @@
 
 #include "core/alloc.h"
 
-char *et_buf_reserve(struct et_buf *b, size_t extra)
+void et__buf_grow(struct et_buf *b, size_t extra)
 {
     ET_ASSERT(extra < SIZE_MAX / 2 - b->len);
     size_t need = b->len + extra + 1;
@@ -19,16 +19,6 @@ char *et_buf_reserve(struct et_buf *b, size_t extra)
         b->data = et_realloc(b->data, cap);
         b->cap = cap;
     }
-    return b->data + b->len;
-}
-
-void et_buf_append(struct et_buf *b, const void *p, size_t len)
-{
-    char *dst = et_buf_reserve(b, len);
-    if (len)
-        memcpy(dst, p, len);
-    b->len += len;
-    b->data[b->len] = '\0';
 }
 
 void et_buf_printf(struct et_buf *b, const char *fmt, ...)

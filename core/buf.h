@@ -24,9 +24,26 @@ struct et_buf {
         NULL, 0, 0  \
     }
 
+/* Grows the buffer so that @extra more bytes (plus the NUL) fit. */
+void et__buf_grow(struct et_buf *b, size_t extra);
+
 /* Makes room for @extra more bytes (plus the NUL) and returns where they go. */
-char *et_buf_reserve(struct et_buf *b, size_t extra);
-void et_buf_append(struct et_buf *b, const void *p, size_t len);
+static inline char *et_buf_reserve(struct et_buf *b, size_t extra)
+{
+    if (ET_UNLIKELY(b->cap - b->len <= extra)) /* cap >= len always; 0 - 0 for a new buffer */
+        et__buf_grow(b, extra);
+    return b->data + b->len;
+}
+
+static inline void et_buf_append(struct et_buf *b, const void *p, size_t len)
+{
+    char *dst = et_buf_reserve(b, len);
+    if (len)
+        memcpy(dst, p, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+}
+
 void et_buf_printf(struct et_buf *b, const char *fmt, ...) ET_PRINTF(2, 3);
 void et_buf_append_u64(struct et_buf *b, uint64_t v);
 void et_buf_append_i64(struct et_buf *b, int64_t v);

@@ -41,6 +41,76 @@ static size_t utf8_valid_len(const unsigned char *p, size_t n)
     return 0;
 }
 
+/* 1 for the bytes that are copied as they are (printable ASCII that Go does not escape). */
+static const unsigned char plain[256] = {
+#define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
+    R16(0),
+    R16(0),
+    /* 0x20-0x2f: " and & are escaped */
+    1,
+    1,
+    0,
+    1,
+    1,
+    1,
+    0,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    /* 0x30-0x3f: < and > are escaped */
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    0,
+    1,
+    0,
+    1,
+    R16(1),
+    /* 0x50-0x5f: \ is escaped */
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    0,
+    1,
+    1,
+    1,
+    R16(1),
+    R16(1),
+    R16(0),
+    R16(0),
+    R16(0),
+    R16(0),
+    R16(0),
+    R16(0),
+    R16(0),
+    R16(0),
+#undef R16
+};
+
 void et_json_string(struct et_buf *b, const char *str, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
@@ -51,7 +121,7 @@ void et_json_string(struct et_buf *b, const char *str, size_t len)
     et_buf_append_char(b, '"');
     while (i < len) {
         unsigned c = s[i];
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&') {
+        if (plain[c]) {
             i++;
             continue;
         }

@@ -92,21 +92,37 @@ static const char busy_response[] = "HTTP/1.1 503 Service Unavailable\r\n"
 /* ---- listeners ------------------------------------------------------------------------- */
 
 /*
+ * Resolves a listen address as etcd (Go) does: "localhost" is 127.0.0.1 even where no hosts
+ * file says so, and IPv4 answers come before IPv6 ones (a name that resolves to both binds its
+ * IPv4 address, like Go's listener).
+ */
+static int resolve_listen(const struct net_listener_config *lc, struct addrinfo **res)
+{
+    struct addrinfo hints = { .ai_family = AF_INET,
+                              .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+    const char *host = lc->host[0] ? lc->host : NULL;
+    char port[8];
+
+    snprintf(port, sizeof(port), "%u", lc->port);
+    if (host && strcmp(host, "localhost") == 0)
+        host = "127.0.0.1";
+    if (getaddrinfo(host, port, &hints, res) == 0)
+        return 0;
+    hints.ai_family = AF_UNSPEC;
+    return getaddrinfo(host, port, &hints, res) == 0 ? 0 : -EADDRNOTAVAIL;
+}
+
+/*
  * Binds @lc once without SO_REUSEPORT and closes it: fails with -EADDRINUSE when anything
  * (another etcetera included) already listens there. Without this probe a second server of the
  * same user would silently join the first one's SO_REUSEPORT group and share its clients.
  */
 static int probe_free(const struct net_listener_config *lc)
 {
-    struct addrinfo hints = { .ai_family = AF_UNSPEC,
-                              .ai_socktype = SOCK_STREAM,
-                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
     struct addrinfo *res;
-    char port[8];
     int ret = 0;
-
-    snprintf(port, sizeof(port), "%u", lc->port);
-    if (getaddrinfo(lc->host[0] ? lc->host : NULL, port, &hints, &res) != 0)
+    if (resolve_listen(lc, &res) != 0)
         return -EADDRNOTAVAIL;
     int fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, 0);
     if (fd < 0) {
@@ -126,15 +142,9 @@ static int probe_free(const struct net_listener_config *lc)
 
 static int listen_on(const struct net_listener_config *lc)
 {
-    struct addrinfo hints = { .ai_family = AF_UNSPEC,
-                              .ai_socktype = SOCK_STREAM,
-                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
     struct addrinfo *res, *ai;
-    char port[8];
     int fd = -1, on = 1, err = -EADDRNOTAVAIL;
-
-    snprintf(port, sizeof(port), "%u", lc->port);
-    if (getaddrinfo(lc->host[0] ? lc->host : NULL, port, &hints, &res) != 0)
+    if (resolve_listen(lc, &res) != 0)
         return -EADDRNOTAVAIL;
     for (ai = res; ai; ai = ai->ai_next) {
         fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
