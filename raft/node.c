@@ -682,13 +682,17 @@ static int node_snapshot(struct raft_node *n)
     size_t len = 0;
     int ret;
     n->cfg.snapshot_save(n->cfg.data, &buf, &len);
-    /* The latest configuration: single-member changes make it at most one change ahead of the
-     * applied index, and the core keeps the exact one for the snapshots it sends. */
-    conf_encode(raft_get_conf(n->r), &meta);
-    ret = raft_snap_save(n->snap_dir, n->applied, n->applied_term, meta.data, meta.len, buf, len);
-    et_buf_free(&meta);
-    if (ret == 0 && (ret = raft_compact(n->r, n->applied, buf, len)) < 0)
+    /* Compact the core first: its snapshot meta then holds the configuration as of the applied
+     * index (the latest one may be an uncommitted change ahead of it). Nothing is lost if the
+     * file below cannot be written: the WAL is only released after it is. */
+    if ((ret = raft_compact(n->r, n->applied, buf, len)) < 0) {
         et_error("raft: the core refused compaction at %" PRIu64, n->applied);
+    } else {
+        conf_encode(&raft_get_snapshot_meta(n->r)->conf, &meta);
+        ret =
+            raft_snap_save(n->snap_dir, n->applied, n->applied_term, meta.data, meta.len, buf, len);
+        et_buf_free(&meta);
+    }
     et_free(buf);
     if (ret < 0) {
         et_error("raft: snapshot at index %" PRIu64 " failed: %s", n->applied, strerror(-ret));
