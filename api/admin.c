@@ -24,6 +24,7 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/json.h"
+#include "core/jsonread.h"
 #include "core/log.h"
 
 #define ADMIN_ACTIVE_SIZE_DEFAULT   9
@@ -43,179 +44,24 @@ static void config_json(struct et_buf *b, uint64_t active, uint64_t remove, uint
                   (unsigned long long)active, (unsigned long long)remove, (unsigned long long)sync);
 }
 
-/* ---- a small JSON reader: validates a document and picks numeric members of the top object */
-
-struct jr {
-    const char *p, *end;
-    const char *err;
-};
-
-static void jr_ws(struct jr *j)
-{
-    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
-        j->p++;
-}
-
-static bool jr_value(struct jr *j, int depth, double *num, bool *is_num);
-
-static bool jr_string(struct jr *j, const char **s, size_t *len)
-{
-    if (j->p >= j->end || *j->p != '"')
-        return false;
-    const char *start = ++j->p;
-    while (j->p < j->end && *j->p != '"') {
-        if ((unsigned char)*j->p < 0x20)
-            return false;
-        if (*j->p == '\\') {
-            if (++j->p >= j->end)
-                return false;
-        }
-        j->p++;
-    }
-    if (j->p >= j->end)
-        return false;
-    if (s) {
-        *s = start;
-        *len = (size_t)(j->p - start);
-    }
-    j->p++;
-    return true;
-}
-
-static bool jr_number(struct jr *j, double *num)
-{
-    char tmp[64];
-    const char *start = j->p;
-    if (j->p < j->end && *j->p == '-')
-        j->p++;
-    if (j->p >= j->end || *j->p < '0' || *j->p > '9')
-        return false;
-    while (j->p < j->end && strchr("0123456789.eE+-", *j->p))
-        j->p++;
-    size_t n = (size_t)(j->p - start);
-    if (n >= sizeof(tmp))
-        return false;
-    memcpy(tmp, start, n);
-    tmp[n] = '\0';
-    char *endp;
-    *num = strtod(tmp, &endp);
-    return *endp == '\0';
-}
-
-static bool jr_lit(struct jr *j, const char *lit)
-{
-    size_t n = strlen(lit);
-    if ((size_t)(j->end - j->p) < n || memcmp(j->p, lit, n) != 0)
-        return false;
-    j->p += n;
-    return true;
-}
-
-static bool jr_container(struct jr *j, int depth, char close)
-{
-    j->p++;
-    jr_ws(j);
-    if (j->p < j->end && *j->p == close) {
-        j->p++;
-        return true;
-    }
-    for (;;) {
-        double d;
-        bool isn;
-        jr_ws(j);
-        if (close == '}') {
-            if (!jr_string(j, NULL, NULL))
-                return false;
-            jr_ws(j);
-            if (j->p >= j->end || *j->p++ != ':')
-                return false;
-        }
-        if (!jr_value(j, depth + 1, &d, &isn))
-            return false;
-        jr_ws(j);
-        if (j->p < j->end && *j->p == ',') {
-            j->p++;
-            continue;
-        }
-        if (j->p < j->end && *j->p == close) {
-            j->p++;
-            return true;
-        }
-        return false;
-    }
-}
-
-static bool jr_value(struct jr *j, int depth, double *num, bool *is_num)
-{
-    *is_num = false;
-    jr_ws(j);
-    if (depth > 64 || j->p >= j->end)
-        return false;
-    switch (*j->p) {
-    case '{':
-        return jr_container(j, depth, '}');
-    case '[':
-        return jr_container(j, depth, ']');
-    case '"':
-        return jr_string(j, NULL, NULL);
-    case 't':
-        return jr_lit(j, "true");
-    case 'f':
-        return jr_lit(j, "false");
-    case 'n':
-        return jr_lit(j, "null");
-    default:
-        *is_num = true;
-        return jr_number(j, num);
-    }
-}
-
-/* Parses @body as a JSON object; numeric members named like the config fields update @out. */
+/* Parses @body as a JSON object; numeric members named like the config fields update @out
+ * (0.4: missing or non-numeric fields keep their values, numbers are truncated). */
 static bool parse_config(const char *body, size_t len, uint64_t out[3])
 {
     static const char *const names[3] = { "activeSize", "removeDelay", "syncInterval" };
-    struct jr j = { body, body + len, NULL };
-    jr_ws(&j);
-    if (j.p >= j.end || *j.p != '{')
-        return false;
-    j.p++;
-    jr_ws(&j);
-    if (j.p < j.end && *j.p == '}') {
-        j.p++;
-        goto trailing;
-    }
-    for (;;) {
-        const char *k;
-        size_t klen;
-        double d;
-        bool isn;
-        jr_ws(&j);
-        if (!jr_string(&j, &k, &klen))
-            return false;
-        jr_ws(&j);
-        if (j.p >= j.end || *j.p++ != ':')
-            return false;
-        if (!jr_value(&j, 1, &d, &isn))
-            return false;
-        for (int i = 0; i < 3; i++) {
-            if (isn && klen == strlen(names[i]) && memcmp(k, names[i], klen) == 0 && d >= 0 &&
-                d < 1e15)
-                out[i] = (uint64_t)d;
-        }
-        jr_ws(&j);
-        if (j.p < j.end && *j.p == ',') {
-            j.p++;
+    struct et_jv *doc = et_jv_parse(body, len);
+    bool ok = doc != NULL && doc->type == ET_JV_OBJECT;
+    for (int i = 0; ok && i < 3; i++) {
+        const struct et_jv *v = et_jv_get(doc, names[i]);
+        if (v == NULL || v->type != ET_JV_NUMBER)
             continue;
-        }
-        if (j.p < j.end && *j.p == '}') {
-            j.p++;
-            break;
-        }
-        return false;
+        double d = strtod(v->str, NULL);
+        if (d >= 0 && d < 1e15)
+            out[i] = (uint64_t)d;
     }
-trailing:
-    jr_ws(&j);
-    return j.p == j.end;
+    if (doc)
+        et_jv_free(doc);
+    return ok;
 }
 
 /* ---- handlers ------------------------------------------------------------------------------ */

@@ -40,8 +40,8 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/config.h"
+#include "core/jsonread.h"
 #include "core/log.h"
-#include "tools/ctl.h"
 
 #define DISC_REQUEST_TIMEOUT_MS 5000        /* etcd's client.DefaultRequestTimeout */
 #define DISC_DIAL_TIMEOUT_MS    30000       /* etcd's discovery transport dial timeout */
@@ -78,11 +78,11 @@ struct disc_nodes {
 };
 
 struct disc_resp {
-    struct ctl_json *json;       /* the parsed body, or NULL */
-    const struct ctl_json *node; /* its "node" member (DISC_OK) */
-    uint64_t etcd_index;         /* X-Etcd-Index of the last response, 0 when absent */
-    bool invalid_json;           /* DISC_FAILED because the body was not what etcd sends */
-    bool timed_out;              /* DISC_FAILED on the request timeout */
+    struct et_jv *json;       /* the parsed body, or NULL */
+    const struct et_jv *node; /* its "node" member (DISC_OK) */
+    uint64_t etcd_index;      /* X-Etcd-Index of the last response, 0 when absent */
+    bool invalid_json;        /* DISC_FAILED because the body was not what etcd sends */
+    bool timed_out;           /* DISC_FAILED on the request timeout */
 };
 
 struct disc {
@@ -424,18 +424,18 @@ static enum disc_outcome disc_decode(struct disc *d, long status, struct disc_re
     if (status == 200 || status == 201) {
         if (d->body.len == 0)
             return DISC_EMPTY;
-        r->json = ctl_json_parse(d->body.data, d->body.len);
-        r->node = ctl_json_get(r->json, "node");
-        if (r->node != NULL && r->node->type == CTL_JSON_OBJECT)
+        r->json = et_jv_parse(d->body.data, d->body.len);
+        r->node = et_jv_get(r->json, "node");
+        if (r->node != NULL && r->node->type == ET_JV_OBJECT)
             return DISC_OK;
     } else {
-        r->json = d->body.len ? ctl_json_parse(d->body.data, d->body.len) : NULL;
-        const struct ctl_json *code = ctl_json_get(r->json, "errorCode");
-        if (r->json != NULL && r->json->type == CTL_JSON_OBJECT &&
-            (code == NULL || code->type == CTL_JSON_NUMBER)) {
+        r->json = d->body.len ? et_jv_parse(d->body.data, d->body.len) : NULL;
+        const struct et_jv *code = et_jv_get(r->json, "errorCode");
+        if (r->json != NULL && r->json->type == ET_JV_OBJECT &&
+            (code == NULL || code->type == ET_JV_NUMBER)) {
             et_buf_printf(&d->err, "%" PRId64 ": %s (%s) [%" PRIu64 "]",
-                          ctl_json_i64(r->json, "errorCode"), ctl_json_str(r->json, "message"),
-                          ctl_json_str(r->json, "cause"), ctl_json_u64(r->json, "index"));
+                          et_jv_i64(r->json, "errorCode"), et_jv_str(r->json, "message"),
+                          et_jv_str(r->json, "cause"), et_jv_u64(r->json, "index"));
             return DISC_FAILED;
         }
     }
@@ -522,7 +522,7 @@ static enum disc_outcome disc_request(struct disc *d, const char *method, const 
 static void resp_free(struct disc_resp *r)
 {
     if (r->json)
-        ctl_json_free(r->json);
+        et_jv_free(r->json);
     *r = (struct disc_resp){ 0 };
 }
 
@@ -559,14 +559,14 @@ static void nodes_clear(struct disc_nodes *ns)
     *ns = (struct disc_nodes){ 0 };
 }
 
-static void nodes_push(struct disc_nodes *ns, const struct ctl_json *n)
+static void nodes_push(struct disc_nodes *ns, const struct et_jv *n)
 {
     ns->items = et_realloc(ns->items, (ns->count + 1) * sizeof(*ns->items));
     ns->items[ns->count++] = (struct disc_node){
-        .key = et_strdup(ctl_json_str(n, "key")),
-        .value = et_strdup(ctl_json_str(n, "value")),
-        .created_index = ctl_json_u64(n, "createdIndex"),
-        .modified_index = ctl_json_u64(n, "modifiedIndex"),
+        .key = et_strdup(et_jv_str(n, "key")),
+        .value = et_strdup(et_jv_str(n, "value")),
+        .created_index = et_jv_u64(n, "createdIndex"),
+        .modified_index = et_jv_u64(n, "modifiedIndex"),
     };
 }
 
@@ -621,7 +621,7 @@ static enum disc_outcome check_cluster_once(struct disc *d, struct disc_nodes *o
         o = fail_with(d, DISC_FAIL_OTHER, "client: response body is empty");
     else if (o == DISC_FAILED && r.invalid_json)
         o = fail_with(d, DISC_FAIL_OTHER, "discovery: bad discovery endpoint");
-    else if (o == DISC_OK && !parse_u64(ctl_json_str(r.node, "value"), size))
+    else if (o == DISC_OK && !parse_u64(et_jv_str(r.node, "value"), size))
         o = fail_with(d, DISC_FAIL_OTHER, "discovery: size key is bad");
     resp_free(&r);
     if (o != DISC_OK)
@@ -635,9 +635,9 @@ static enum disc_outcome check_cluster_once(struct disc *d, struct disc_nodes *o
         return o;
     }
     *index = r.etcd_index;
-    const struct ctl_json *list = ctl_json_get(r.node, "nodes");
-    for (size_t i = 0; list && list->type == CTL_JSON_ARRAY && i < list->count; i++)
-        if (!base_eq(ctl_json_str(&list->items[i], "key"), "_config"))
+    const struct et_jv *list = et_jv_get(r.node, "nodes");
+    for (size_t i = 0; list && list->type == ET_JV_ARRAY && i < list->count; i++)
+        if (!base_eq(et_jv_str(&list->items[i], "key"), "_config"))
             nodes_push(out, &list->items[i]);
     resp_free(&r);
     if (out->count > 1)
@@ -702,13 +702,13 @@ static enum disc_outcome create_self(struct disc *d, const char *contents)
     enum disc_outcome o = disc_request(d, "PUT", d->self_key, "prevExist=false", body.data,
                                        DISC_REQUEST_TIMEOUT_MS, &r);
     et_buf_free(&body);
-    if (o == DISC_FAILED && ctl_json_i64(r.json, "errorCode") == 105 && !r.invalid_json)
+    if (o == DISC_FAILED && et_jv_i64(r.json, "errorCode") == 105 && !r.invalid_json)
         o = fail_with(d, DISC_FAIL_DUP_ID, "discovery: found duplicate id");
     else if (o == DISC_UNAVAILABLE)
         o = unavailable_fails(d);
     else if (o == DISC_EMPTY)
         o = fail_with(d, DISC_FAIL_OTHER, "client: response body is empty");
-    uint64_t created = o == DISC_OK ? ctl_json_u64(r.node, "createdIndex") : 0;
+    uint64_t created = o == DISC_OK ? et_jv_u64(r.node, "createdIndex") : 0;
     resp_free(&r);
     if (o != DISC_OK)
         return o;
@@ -745,9 +745,9 @@ static enum disc_outcome wait_nodes(struct disc *d, struct disc_nodes *ns, uint6
             if (o == DISC_OK) {
                 /* every event counts, as in etcd (no de-duplication) */
                 et_info("discovery: found peer %s in the cluster",
-                        path_base(ctl_json_str(r.node, "key")));
+                        path_base(et_jv_str(r.node, "key")));
                 nodes_push(ns, r.node);
-                wait_index = ctl_json_u64(r.node, "modifiedIndex") + 1;
+                wait_index = et_jv_u64(r.node, "modifiedIndex") + 1;
             }
             resp_free(&r);
             if (o != DISC_OK)

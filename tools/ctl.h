@@ -18,6 +18,7 @@
 
 #include "core/assert.h"
 #include "core/buf.h"
+#include "core/jsonread.h"
 
 /* etcdctl's exit statuses (spec/etcdctl.md 10.2). */
 enum ctl_exit {
@@ -30,39 +31,6 @@ enum ctl_exit {
 };
 
 #define CTL_REFERENCE_VERSION "3.4.23" /* the etcdctl release whose behaviour we reproduce */
-
-/* ======================= JSON (ctl_json.c) ======================= */
-
-enum ctl_json_type {
-    CTL_JSON_NULL,
-    CTL_JSON_BOOL,
-    CTL_JSON_NUMBER,
-    CTL_JSON_STRING,
-    CTL_JSON_ARRAY,
-    CTL_JSON_OBJECT,
-};
-
-struct ctl_json {
-    enum ctl_json_type type;
-    bool boolean;           /* CTL_JSON_BOOL */
-    char *str;              /* STRING: decoded bytes (NUL-terminated); NUMBER: the literal text */
-    size_t len;             /* bytes in @str */
-    struct ctl_json *items; /* ARRAY elements or OBJECT member values */
-    char **keys;            /* OBJECT member names (decoded, NUL-terminated) */
-    size_t count;           /* elements or members */
-};
-
-/* Parses @len bytes at @s as one JSON value. Returns new tree, or NULL for invalid JSON. */
-struct ctl_json *ctl_json_parse(const char *s, size_t len);
-void ctl_json_free(struct ctl_json *v);
-/* The member @key of object @obj (exact name first, then case-insensitively, as Go decodes). */
-const struct ctl_json *ctl_json_get(const struct ctl_json *obj, const char *key);
-/* The string member @key, or "" when absent or not a string. */
-const char *ctl_json_str(const struct ctl_json *obj, const char *key);
-/* The unsigned integer member @key, or 0 when absent or not a number. */
-uint64_t ctl_json_u64(const struct ctl_json *obj, const char *key);
-int64_t ctl_json_i64(const struct ctl_json *obj, const char *key);
-bool ctl_json_bool(const struct ctl_json *obj, const char *key);
 
 /* ======================= options (ctl_main.c) ======================= */
 
@@ -246,11 +214,11 @@ void ctl_exit_on_sigint(void);
 
 /* Key response printing shared by the key commands and watch (spec/etcdctl.md 7). */
 struct ctl_keys_resp {
-    struct ctl_json *root; /* the whole parsed body */
+    struct et_jv *root; /* the whole parsed body */
     const char *action;
-    const struct ctl_json *node; /* may be NULL */
-    const struct ctl_json *prev; /* may be NULL */
-    uint64_t index;              /* X-Etcd-Index */
+    const struct et_jv *node; /* may be NULL */
+    const struct et_jv *prev; /* may be NULL */
+    uint64_t index;           /* X-Etcd-Index */
 };
 
 /*

@@ -48,8 +48,8 @@ static struct ctl_client *auth_client(const struct ctl_opts *o)
  * body is not JSON and @need_body is false). On failure prints the message and exits 1.
  * @ok1/@ok2 are the accepted statuses.
  */
-static struct ctl_json *auth_do(struct ctl_client *c, const char *method, const char *path,
-                                const char *body, long ok1, long ok2, bool need_body)
+static struct et_jv *auth_do(struct ctl_client *c, const char *method, const char *path,
+                             const char *body, long ok1, long ok2, bool need_body)
 {
     struct ctl_req req = {
         .method = method, .path = path, .body = body, .content_type = "application/json"
@@ -58,11 +58,11 @@ static struct ctl_json *auth_do(struct ctl_client *c, const char *method, const 
     struct ctl_error err = { 0 };
     if (ctl_client_do(c, &req, &resp, &err) != 0)
         die("%s\n", err.text);
-    struct ctl_json *j = ctl_json_parse(resp.body.data, resp.body.len);
+    struct et_jv *j = et_jv_parse(resp.body.data, resp.body.len);
     if (resp.status != ok1 && resp.status != ok2) {
         if (!j)
             die("invalid character looking for beginning of value\n");
-        die("%s\n", ctl_json_str(j, "message"));
+        die("%s\n", et_jv_str(j, "message"));
     }
     if (!j && need_body)
         die("invalid character looking for beginning of value\n");
@@ -112,11 +112,11 @@ static void user_list(const struct ctl_opts *o, const struct ctl_cmd *cmd)
 {
     no_args(cmd);
     struct ctl_client *c = auth_client(o);
-    struct ctl_json *j = auth_do(c, "GET", "/v2/auth/users", NULL, 200, 200, true);
-    const struct ctl_json *us = ctl_json_get(j, "users");
-    for (size_t i = 0; us && us->type == CTL_JSON_ARRAY && i < us->count; i++)
-        printf("%s\n", ctl_json_str(&us->items[i], "user"));
-    ctl_json_free(j);
+    struct et_jv *j = auth_do(c, "GET", "/v2/auth/users", NULL, 200, 200, true);
+    const struct et_jv *us = et_jv_get(j, "users");
+    for (size_t i = 0; us && us->type == ET_JV_ARRAY && i < us->count; i++)
+        printf("%s\n", et_jv_str(&us->items[i], "user"));
+    et_jv_free(j);
 }
 
 static void user_get(const struct ctl_opts *o, const struct ctl_cmd *cmd)
@@ -124,29 +124,29 @@ static void user_get(const struct ctl_opts *o, const struct ctl_cmd *cmd)
     const char *name = one_name(cmd, "username");
     struct ctl_client *c = auth_client(o);
     char *path = path_of("users", name);
-    struct ctl_json *j = auth_do(c, "GET", path, NULL, 200, 200, true);
-    const struct ctl_json *roles = ctl_json_get(j, "roles");
+    struct et_jv *j = auth_do(c, "GET", path, NULL, 200, 200, true);
+    const struct et_jv *roles = et_jv_get(j, "roles");
     struct et_buf line = ET_BUF_INIT;
     *et_buf_reserve(&line, 0) = '\0';
-    size_t n = roles && roles->type == CTL_JSON_ARRAY ? roles->count : 0;
+    size_t n = roles && roles->type == ET_JV_ARRAY ? roles->count : 0;
     bool objects = false;
     for (size_t i = 0; i < n; i++)
-        objects |= roles->items[i].type != CTL_JSON_STRING;
+        objects |= roles->items[i].type != ET_JV_STRING;
     size_t words = 0;
     for (size_t pass = objects ? 0 : 1; pass < 2; pass++) {
         for (size_t i = 0; i < n; i++) {
-            const struct ctl_json *r = &roles->items[i];
+            const struct et_jv *r = &roles->items[i];
             const char *w = "";
             if (pass == 1)
-                w = r->type == CTL_JSON_STRING ? r->str : ctl_json_str(r, "role");
+                w = r->type == ET_JV_STRING ? r->str : et_jv_str(r, "role");
             if (words++)
                 et_buf_append_char(&line, ' ');
             et_buf_append_str(&line, w);
         }
     }
-    printf("User: %s\nRoles: %s\n", ctl_json_str(j, "user"), line.data);
+    printf("User: %s\nRoles: %s\n", et_jv_str(j, "user"), line.data);
     et_buf_free(&line);
-    ctl_json_free(j);
+    et_jv_free(j);
     et_free(path);
 }
 
@@ -167,7 +167,7 @@ static void user_put(struct ctl_client *c, const char *name, const char *passwor
     }
     et_buf_append_char(&body, '}');
     char *path = path_of("users", name);
-    ctl_json_free(auth_do(c, "PUT", path, body.data, 200, password && !field ? 201 : 200, false));
+    et_jv_free(auth_do(c, "PUT", path, body.data, 200, password && !field ? 201 : 200, false));
     et_free(path);
     et_buf_free(&body);
 }
@@ -192,7 +192,7 @@ static void user_cmd(const struct ctl_opts *o, const char *sub, struct ctl_cmd *
         const char *name = one_name(cmd, "username");
         struct ctl_client *c = auth_client(o);
         char *path = path_of("users", name);
-        ctl_json_free(auth_do(c, "DELETE", path, NULL, 200, 200, false));
+        et_jv_free(auth_do(c, "DELETE", path, NULL, 200, 200, false));
         printf("User %s removed\n", name);
     } else if (strcmp(sub, "passwd") == 0) {
         const char *name = one_name(cmd, "username");
@@ -224,27 +224,27 @@ static void perms(struct et_buf *b, const char *path, bool read, bool write)
 }
 
 /* reflect.DeepEqual of two decoded client.Role values (null and [] differ). */
-static bool same_list(const struct ctl_json *a, const struct ctl_json *b)
+static bool same_list(const struct et_jv *a, const struct et_jv *b)
 {
-    bool a_nil = !a || a->type != CTL_JSON_ARRAY, b_nil = !b || b->type != CTL_JSON_ARRAY;
+    bool a_nil = !a || a->type != ET_JV_ARRAY, b_nil = !b || b->type != ET_JV_ARRAY;
     if (a_nil || b_nil)
         return a_nil == b_nil;
     if (a->count != b->count)
         return false;
     for (size_t i = 0; i < a->count; i++)
-        if (a->items[i].type != CTL_JSON_STRING || b->items[i].type != CTL_JSON_STRING ||
+        if (a->items[i].type != ET_JV_STRING || b->items[i].type != ET_JV_STRING ||
             strcmp(a->items[i].str, b->items[i].str) != 0)
             return false;
     return true;
 }
 
-static bool same_role(const struct ctl_json *a, const struct ctl_json *b)
+static bool same_role(const struct et_jv *a, const struct et_jv *b)
 {
-    const struct ctl_json *ka = ctl_json_get(ctl_json_get(a, "permissions"), "kv");
-    const struct ctl_json *kb = ctl_json_get(ctl_json_get(b, "permissions"), "kv");
-    return strcmp(ctl_json_str(a, "role"), ctl_json_str(b, "role")) == 0 &&
-           same_list(ctl_json_get(ka, "read"), ctl_json_get(kb, "read")) &&
-           same_list(ctl_json_get(ka, "write"), ctl_json_get(kb, "write"));
+    const struct et_jv *ka = et_jv_get(et_jv_get(a, "permissions"), "kv");
+    const struct et_jv *kb = et_jv_get(et_jv_get(b, "permissions"), "kv");
+    return strcmp(et_jv_str(a, "role"), et_jv_str(b, "role")) == 0 &&
+           same_list(et_jv_get(ka, "read"), et_jv_get(kb, "read")) &&
+           same_list(et_jv_get(ka, "write"), et_jv_get(kb, "write"));
 }
 
 static void role_grant_revoke(const struct ctl_opts *o, struct ctl_cmd *cmd, bool grant)
@@ -262,7 +262,7 @@ static void role_grant_revoke(const struct ctl_opts *o, struct ctl_cmd *cmd, boo
     const char *name = one_name(cmd, "role name");
     struct ctl_client *c = auth_client(o);
     char *rpath = path_of("roles", name);
-    struct ctl_json *cur = auth_do(c, "GET", rpath, NULL, 200, 200, true);
+    struct et_jv *cur = auth_do(c, "GET", rpath, NULL, 200, 200, true);
     struct et_buf body = ET_BUF_INIT;
     et_buf_append_str(&body, "{\"role\":");
     et_json_cstr(&body, name);
@@ -270,7 +270,7 @@ static void role_grant_revoke(const struct ctl_opts *o, struct ctl_cmd *cmd, boo
     et_buf_append_str(&body, grant ? "\"grant\":" : "\"revoke\":");
     perms(&body, path, r || rw, w || rw);
     et_buf_append_char(&body, '}');
-    struct ctl_json *now = auth_do(c, "PUT", rpath, body.data, 200, 200, true);
+    struct et_jv *now = auth_do(c, "PUT", rpath, body.data, 200, 200, true);
     if (same_role(cur, now))
         printf(grant ? "Role unchanged; already granted" : "Role unchanged; already revoked");
     printf("Role %s updated\n", name);
@@ -281,22 +281,22 @@ static void role_cmd(const struct ctl_opts *o, const char *sub, struct ctl_cmd *
     if (strcmp(sub, "list") == 0) {
         no_args(cmd);
         struct ctl_client *c = auth_client(o);
-        struct ctl_json *j = auth_do(c, "GET", "/v2/auth/roles", NULL, 200, 200, true);
-        const struct ctl_json *rs = ctl_json_get(j, "roles");
-        for (size_t i = 0; rs && rs->type == CTL_JSON_ARRAY && i < rs->count; i++)
-            printf("%s\n", ctl_json_str(&rs->items[i], "role"));
+        struct et_jv *j = auth_do(c, "GET", "/v2/auth/roles", NULL, 200, 200, true);
+        const struct et_jv *rs = et_jv_get(j, "roles");
+        for (size_t i = 0; rs && rs->type == ET_JV_ARRAY && i < rs->count; i++)
+            printf("%s\n", et_jv_str(&rs->items[i], "role"));
     } else if (strcmp(sub, "get") == 0) {
         const char *name = one_name(cmd, "role name");
         struct ctl_client *c = auth_client(o);
-        struct ctl_json *j = auth_do(c, "GET", path_of("roles", name), NULL, 200, 200, true);
-        const struct ctl_json *kv = ctl_json_get(ctl_json_get(j, "permissions"), "kv");
-        printf("Role: %s\n", ctl_json_str(j, "role"));
+        struct et_jv *j = auth_do(c, "GET", path_of("roles", name), NULL, 200, 200, true);
+        const struct et_jv *kv = et_jv_get(et_jv_get(j, "permissions"), "kv");
+        printf("Role: %s\n", et_jv_str(j, "role"));
         const char *const lists[] = { "read", "write" };
         for (size_t l = 0; l < 2; l++) {
             printf("KV %s:\n", l == 0 ? "Read" : "Write");
-            const struct ctl_json *a = ctl_json_get(kv, lists[l]);
-            for (size_t i = 0; a && a->type == CTL_JSON_ARRAY && i < a->count; i++)
-                if (a->items[i].type == CTL_JSON_STRING)
+            const struct et_jv *a = et_jv_get(kv, lists[l]);
+            for (size_t i = 0; a && a->type == ET_JV_ARRAY && i < a->count; i++)
+                if (a->items[i].type == ET_JV_STRING)
                     printf("\t%s\n", a->items[i].str);
         }
     } else if (strcmp(sub, "add") == 0) {
@@ -313,12 +313,12 @@ static void role_cmd(const struct ctl_opts *o, const char *sub, struct ctl_cmd *
         et_buf_append_str(&body, "{\"role\":");
         et_json_cstr(&body, name);
         et_buf_append_str(&body, ",\"permissions\":{\"kv\":{\"read\":null,\"write\":null}}}");
-        ctl_json_free(auth_do(c, "PUT", path, body.data, 200, 201, false));
+        et_jv_free(auth_do(c, "PUT", path, body.data, 200, 201, false));
         printf("Role %s created\n", name);
     } else if (strcmp(sub, "remove") == 0) {
         const char *name = one_name(cmd, "role name");
         struct ctl_client *c = auth_client(o);
-        ctl_json_free(auth_do(c, "DELETE", path_of("roles", name), NULL, 200, 200, false));
+        et_jv_free(auth_do(c, "DELETE", path_of("roles", name), NULL, 200, 200, false));
         printf("Role %s removed\n", name);
     } else {
         role_grant_revoke(o, cmd, strcmp(sub, "grant") == 0);
@@ -361,8 +361,8 @@ int ctl_cmd_auth(const struct ctl_opts *o, const char *group, int argc, char **a
         bool enable = strcmp(sub, "enable") == 0;
         no_args(&cmd);
         struct ctl_client *c = auth_client(o);
-        ctl_json_free(auth_do(c, enable ? "PUT" : "DELETE", "/v2/auth/enable", NULL, 200,
-                              enable ? 201 : 200, false));
+        et_jv_free(auth_do(c, enable ? "PUT" : "DELETE", "/v2/auth/enable", NULL, 200,
+                           enable ? 201 : 200, false));
         printf("Authentication %s\n", enable ? "Enabled" : "Disabled");
     }
     return CTL_EXIT_OK;

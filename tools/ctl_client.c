@@ -870,25 +870,25 @@ static int sync_members(struct ctl_client *c, struct ctl_error *err)
     struct ctl_resp resp;
     if (ctl_client_do(c, &req, &resp, err) != 0)
         return -1;
-    struct ctl_json *root = NULL;
-    const struct ctl_json *ms = NULL;
+    struct et_jv *root = NULL;
+    const struct et_jv *ms = NULL;
     int rc = -1;
     if (resp.status != 200) {
         ctl_error_set(err, "unexpected status code %ld", resp.status);
         goto out;
     }
-    root = ctl_json_parse(resp.body.data, resp.body.len);
-    ms = ctl_json_get(root, "members");
-    if (!root || root->type != CTL_JSON_OBJECT) {
+    root = et_jv_parse(resp.body.data, resp.body.len);
+    ms = et_jv_get(root, "members");
+    if (!root || root->type != ET_JV_OBJECT) {
         ctl_error_set(err, "invalid character in members response");
         goto out;
     }
     size_t n = 0;
     char **urls = NULL;
-    for (size_t i = 0; ms && ms->type == CTL_JSON_ARRAY && i < ms->count; i++) {
-        const struct ctl_json *cu = ctl_json_get(&ms->items[i], "clientURLs");
-        for (size_t k = 0; cu && cu->type == CTL_JSON_ARRAY && k < cu->count; k++) {
-            if (cu->items[k].type != CTL_JSON_STRING)
+    for (size_t i = 0; ms && ms->type == ET_JV_ARRAY && i < ms->count; i++) {
+        const struct et_jv *cu = et_jv_get(&ms->items[i], "clientURLs");
+        for (size_t k = 0; cu && cu->type == ET_JV_ARRAY && k < cu->count; k++) {
+            if (cu->items[k].type != ET_JV_STRING)
                 continue;
             urls = et_realloc(urls, (n + 1) * sizeof(*urls));
             urls[n++] = cu->items[k].str;
@@ -905,7 +905,7 @@ static int sync_members(struct ctl_client *c, struct ctl_error *err)
     }
     et_free(urls);
 out:
-    ctl_json_free(root);
+    et_jv_free(root);
     ctl_resp_free(&resp);
     if (rc != 0 && !err->no_endpoints && strcmp(err->text, "context deadline exceeded") != 0)
         err->connection = false;

@@ -18,9 +18,9 @@
 
 /* ======================= decoding and printing ======================= */
 
-static const struct ctl_json *non_null(const struct ctl_json *v)
+static const struct et_jv *non_null(const struct et_jv *v)
 {
-    return v && v->type == CTL_JSON_OBJECT ? v : NULL;
+    return v && v->type == ET_JV_OBJECT ? v : NULL;
 }
 
 int ctl_keys_decode(const struct ctl_resp *resp, struct ctl_keys_resp *out, struct ctl_error *err)
@@ -29,57 +29,57 @@ int ctl_keys_decode(const struct ctl_resp *resp, struct ctl_keys_resp *out, stru
     bool ok_status = resp->status == 200 || resp->status == 201;
     if (ok_status && resp->body.len == 0)
         return 1;
-    struct ctl_json *root = ctl_json_parse(resp->body.data, resp->body.len);
-    if (!root || root->type != CTL_JSON_OBJECT) {
-        ctl_json_free(root);
+    struct et_jv *root = et_jv_parse(resp->body.data, resp->body.len);
+    if (!root || root->type != ET_JV_OBJECT) {
+        et_jv_free(root);
         ctl_error_set(err, "client: response is invalid json. The endpoint is probably not "
                            "valid etcd cluster endpoint");
         return -1;
     }
     if (!ok_status) {
-        ctl_error_set(err, "%lld: %s (%s) [%llu]", (long long)ctl_json_i64(root, "errorCode"),
-                      ctl_json_str(root, "message"), ctl_json_str(root, "cause"),
-                      (unsigned long long)ctl_json_u64(root, "index"));
-        ctl_json_free(root);
+        ctl_error_set(err, "%lld: %s (%s) [%llu]", (long long)et_jv_i64(root, "errorCode"),
+                      et_jv_str(root, "message"), et_jv_str(root, "cause"),
+                      (unsigned long long)et_jv_u64(root, "index"));
+        et_jv_free(root);
         return -1;
     }
     out->root = root;
-    out->action = ctl_json_str(root, "action");
-    out->node = non_null(ctl_json_get(root, "node"));
-    out->prev = non_null(ctl_json_get(root, "prevNode"));
+    out->action = et_jv_str(root, "action");
+    out->node = non_null(et_jv_get(root, "node"));
+    out->prev = non_null(et_jv_get(root, "prevNode"));
     out->index = resp->etcd_index;
     return 0;
 }
 
-static void put_value(const struct ctl_json *node)
+static void put_value(const struct et_jv *node)
 {
-    const struct ctl_json *v = ctl_json_get(node, "value");
-    if (v && v->type == CTL_JSON_STRING)
+    const struct et_jv *v = et_jv_get(node, "value");
+    if (v && v->type == ET_JV_STRING)
         fwrite(v->str, 1, v->len, stdout);
     fputc('\n', stdout);
 }
 
 /* Go's encoding/json rendering of a client.Node (spec/etcdctl.md 7.3). */
-static void json_node(struct et_buf *b, const struct ctl_json *n)
+static void json_node(struct et_buf *b, const struct et_jv *n)
 {
-    const struct ctl_json *v;
+    const struct et_jv *v;
     if (!n) {
         et_buf_append_str(b, "null");
         return;
     }
     et_buf_append_str(b, "{\"key\":");
-    v = ctl_json_get(n, "key");
-    et_json_string(b, v && v->type == CTL_JSON_STRING ? v->str : "",
-                   v && v->type == CTL_JSON_STRING ? v->len : 0);
-    if (ctl_json_bool(n, "dir"))
+    v = et_jv_get(n, "key");
+    et_json_string(b, v && v->type == ET_JV_STRING ? v->str : "",
+                   v && v->type == ET_JV_STRING ? v->len : 0);
+    if (et_jv_bool(n, "dir"))
         et_buf_append_str(b, ",\"dir\":true");
     et_buf_append_str(b, ",\"value\":");
-    v = ctl_json_get(n, "value");
-    et_json_string(b, v && v->type == CTL_JSON_STRING ? v->str : "",
-                   v && v->type == CTL_JSON_STRING ? v->len : 0);
+    v = et_jv_get(n, "value");
+    et_json_string(b, v && v->type == ET_JV_STRING ? v->str : "",
+                   v && v->type == ET_JV_STRING ? v->len : 0);
     et_buf_append_str(b, ",\"nodes\":");
-    v = ctl_json_get(n, "nodes");
-    if (v && v->type == CTL_JSON_ARRAY) {
+    v = et_jv_get(n, "nodes");
+    if (v && v->type == ET_JV_ARRAY) {
         et_buf_append_char(b, '[');
         for (size_t i = 0; i < v->count; i++) {
             if (i)
@@ -91,14 +91,14 @@ static void json_node(struct et_buf *b, const struct ctl_json *n)
         et_buf_append_str(b, "null");
     }
     et_buf_printf(b, ",\"createdIndex\":%llu,\"modifiedIndex\":%llu",
-                  (unsigned long long)ctl_json_u64(n, "createdIndex"),
-                  (unsigned long long)ctl_json_u64(n, "modifiedIndex"));
-    v = ctl_json_get(n, "expiration");
-    if (v && v->type == CTL_JSON_STRING) {
+                  (unsigned long long)et_jv_u64(n, "createdIndex"),
+                  (unsigned long long)et_jv_u64(n, "modifiedIndex"));
+    v = et_jv_get(n, "expiration");
+    if (v && v->type == ET_JV_STRING) {
         et_buf_append_str(b, ",\"expiration\":");
         et_json_string(b, v->str, v->len);
     }
-    int64_t ttl = ctl_json_i64(n, "ttl");
+    int64_t ttl = et_jv_i64(n, "ttl");
     if (ttl != 0)
         et_buf_printf(b, ",\"ttl\":%lld", (long long)ttl);
     et_buf_append_char(b, '}');
@@ -115,15 +115,14 @@ void ctl_keys_print(const struct ctl_keys_resp *r, const char *format)
             put_value(r->prev);
         }
     } else if (strcmp(format, "extended") == 0) {
-        printf("Key: %s\n", ctl_json_str(r->node, "key"));
-        printf("Created-Index: %llu\n", (unsigned long long)ctl_json_u64(r->node, "createdIndex"));
-        printf("Modified-Index: %llu\n",
-               (unsigned long long)ctl_json_u64(r->node, "modifiedIndex"));
+        printf("Key: %s\n", et_jv_str(r->node, "key"));
+        printf("Created-Index: %llu\n", (unsigned long long)et_jv_u64(r->node, "createdIndex"));
+        printf("Modified-Index: %llu\n", (unsigned long long)et_jv_u64(r->node, "modifiedIndex"));
         if (r->prev) {
             fputs("PrevNode.Value: ", stdout);
             put_value(r->prev);
         }
-        printf("TTL: %lld\n", (long long)ctl_json_i64(r->node, "ttl"));
+        printf("TTL: %lld\n", (long long)et_jv_i64(r->node, "ttl"));
         printf("Index: %llu\n", (unsigned long long)r->index);
         if (!is_delete) {
             fputc('\n', stdout);
@@ -338,12 +337,12 @@ static void build_request(enum key_cmd kind, const struct ctl_cmd *cmd, struct c
     req->body = *body;
 }
 
-static void print_ls_node(const struct ctl_json *n, bool slash)
+static void print_ls_node(const struct et_jv *n, bool slash)
 {
-    bool dir = ctl_json_bool(n, "dir");
-    printf("%s%s\n", ctl_json_str(n, "key"), dir && slash ? "/" : "");
-    const struct ctl_json *kids = ctl_json_get(n, "nodes");
-    for (size_t i = 0; kids && kids->type == CTL_JSON_ARRAY && i < kids->count; i++)
+    bool dir = et_jv_bool(n, "dir");
+    printf("%s%s\n", et_jv_str(n, "key"), dir && slash ? "/" : "");
+    const struct et_jv *kids = et_jv_get(n, "nodes");
+    for (size_t i = 0; kids && kids->type == ET_JV_ARRAY && i < kids->count; i++)
         print_ls_node(&kids->items[i], slash);
 }
 
@@ -351,12 +350,12 @@ static void print_result(enum key_cmd kind, const struct ctl_cmd *cmd, const str
                          const struct ctl_keys_resp *r)
 {
     bool simple = strcmp(o->output, "simple") == 0;
-    bool dir = ctl_json_bool(r->node, "dir");
+    bool dir = et_jv_bool(r->node, "dir");
     switch (kind) {
     case KEY_GET:
         if (dir) {
             fflush(stdout);
-            fprintf(stderr, "%s: is a directory\n", ctl_json_str(r->node, "key"));
+            fprintf(stderr, "%s: is a directory\n", et_jv_str(r->node, "key"));
             exit(CTL_EXIT_BAD_ARGS);
         }
         ctl_keys_print(r, o->output);
@@ -364,9 +363,9 @@ static void print_result(enum key_cmd kind, const struct ctl_cmd *cmd, const str
     case KEY_LS:
         if (simple) {
             if (!dir)
-                printf("%s\n", ctl_json_str(r->node, "key"));
-            const struct ctl_json *kids = ctl_json_get(r->node, "nodes");
-            for (size_t i = 0; kids && kids->type == CTL_JSON_ARRAY && i < kids->count; i++)
+                printf("%s\n", et_jv_str(r->node, "key"));
+            const struct et_jv *kids = et_jv_get(r->node, "nodes");
+            for (size_t i = 0; kids && kids->type == ET_JV_ARRAY && i < kids->count; i++)
                 print_ls_node(&kids->items[i], ctl_cmd_bool(cmd, "p"));
         } else {
             ctl_keys_print(r, o->output);
@@ -428,7 +427,7 @@ int ctl_cmd_keys(const struct ctl_opts *o, const char *name, int argc, char **ar
     if (rc != 0)
         ctl_fail(&err, CTL_EXIT_SERVER_ERROR);
     print_result(kind, &cmd, o, &r);
-    ctl_json_free(r.root);
+    et_jv_free(r.root);
     ctl_resp_free(&resp);
     et_buf_free(&q);
     et_free(body);

@@ -31,19 +31,19 @@ ET_NORETURN static void die_err(const struct ctl_error *err)
 }
 
 /* GET /v2/members[/leader] expecting 200; returns the parsed body or NULL with @err set. */
-static struct ctl_json *members_get(struct ctl_client *c, const char *path, struct ctl_error *err)
+static struct et_jv *members_get(struct ctl_client *c, const char *path, struct ctl_error *err)
 {
     struct ctl_req req = { .method = "GET", .path = path };
     struct ctl_resp resp;
     if (ctl_client_do(c, &req, &resp, err) != 0)
         return NULL;
-    struct ctl_json *root = NULL;
+    struct et_jv *root = NULL;
     if (resp.status != 200) {
         ctl_error_set(err, "unexpected status code %ld", resp.status);
     } else {
-        root = ctl_json_parse(resp.body.data, resp.body.len);
-        if (!root || root->type != CTL_JSON_OBJECT) {
-            ctl_json_free(root);
+        root = et_jv_parse(resp.body.data, resp.body.len);
+        if (!root || root->type != ET_JV_OBJECT) {
+            et_jv_free(root);
             root = NULL;
             ctl_error_set(err, "invalid character in response body");
         }
@@ -52,21 +52,21 @@ static struct ctl_json *members_get(struct ctl_client *c, const char *path, stru
     return root;
 }
 
-static const struct ctl_json *members_of(const struct ctl_json *root)
+static const struct et_jv *members_of(const struct et_jv *root)
 {
-    const struct ctl_json *ms = ctl_json_get(root, "members");
-    return ms && ms->type == CTL_JSON_ARRAY ? ms : NULL;
+    const struct et_jv *ms = et_jv_get(root, "members");
+    return ms && ms->type == ET_JV_ARRAY ? ms : NULL;
 }
 
 /* Appends the strings of array member @key joined by @sep. */
-static void join(struct et_buf *b, const struct ctl_json *obj, const char *key, const char *sep)
+static void join(struct et_buf *b, const struct et_jv *obj, const char *key, const char *sep)
 {
-    const struct ctl_json *a = ctl_json_get(obj, key);
+    const struct et_jv *a = et_jv_get(obj, key);
     *et_buf_reserve(b, 0) = '\0';
-    for (size_t i = 0; a && a->type == CTL_JSON_ARRAY && i < a->count; i++) {
+    for (size_t i = 0; a && a->type == ET_JV_ARRAY && i < a->count; i++) {
         if (i)
             et_buf_append_str(b, sep);
-        if (a->items[i].type == CTL_JSON_STRING)
+        if (a->items[i].type == ET_JV_STRING)
             et_buf_append_str(b, a->items[i].str);
     }
 }
@@ -77,30 +77,30 @@ static int member_list(struct ctl_client *c, const struct ctl_cmd *cmd)
     if (cmd->arg_count != 0)
         die("No arguments accepted\n");
     ctl_client_reset_deadline(c);
-    struct ctl_json *root = members_get(c, "/v2/members", &err);
+    struct et_jv *root = members_get(c, "/v2/members", &err);
     if (!root)
         die_err(&err);
-    struct ctl_json *leader = members_get(c, "/v2/members/leader", &err);
+    struct et_jv *leader = members_get(c, "/v2/members/leader", &err);
     if (!leader)
         die("Failed to get leader:  %s\n", err.text);
-    const struct ctl_json *ms = members_of(root);
+    const struct et_jv *ms = members_of(root);
     for (size_t i = 0; ms && i < ms->count; i++) {
-        const struct ctl_json *m = &ms->items[i];
+        const struct et_jv *m = &ms->items[i];
         struct et_buf peers = ET_BUF_INIT, clients = ET_BUF_INIT;
         join(&peers, m, "peerURLs", ",");
         join(&clients, m, "clientURLs", ",");
-        const char *id = ctl_json_str(m, "id");
-        const char *name = ctl_json_str(m, "name");
+        const char *id = et_jv_str(m, "id");
+        const char *name = et_jv_str(m, "name");
         if (!*name)
             printf("%s[unstarted]: peerURLs=%s\n", id, peers.data);
         else
             printf("%s: name=%s peerURLs=%s clientURLs=%s isLeader=%s\n", id, name, peers.data,
-                   clients.data, strcmp(id, ctl_json_str(leader, "id")) == 0 ? "true" : "false");
+                   clients.data, strcmp(id, et_jv_str(leader, "id")) == 0 ? "true" : "false");
         et_buf_free(&peers);
         et_buf_free(&clients);
     }
-    ctl_json_free(root);
-    ctl_json_free(leader);
+    et_jv_free(root);
+    et_jv_free(leader);
     return CTL_EXIT_OK;
 }
 
@@ -156,12 +156,12 @@ static int peer_urls_body(char **urls, size_t n, struct et_buf *body, struct ctl
 /* A non-2xx answer's {"message": ...} (membership errors) as the error text. */
 static void message_error(const struct ctl_resp *resp, struct ctl_error *err)
 {
-    struct ctl_json *j = ctl_json_parse(resp->body.data, resp->body.len);
+    struct et_jv *j = et_jv_parse(resp->body.data, resp->body.len);
     if (j)
-        ctl_error_set(err, "%s", ctl_json_str(j, "message"));
+        ctl_error_set(err, "%s", et_jv_str(j, "message"));
     else
         ctl_error_set(err, "invalid character in response body");
-    ctl_json_free(j);
+    et_jv_free(j);
 }
 
 static int member_add(struct ctl_client *c, const struct ctl_cmd *cmd)
@@ -190,25 +190,24 @@ static int member_add(struct ctl_client *c, const struct ctl_cmd *cmd)
         ctl_error_set(&err, "unexpected status code %ld", resp.status);
         die_err(&err);
     }
-    struct ctl_json *m = ctl_json_parse(resp.body.data, resp.body.len);
-    char *new_id = et_strdup(ctl_json_str(m, "id"));
+    struct et_jv *m = et_jv_parse(resp.body.data, resp.body.len);
+    char *new_id = et_strdup(et_jv_str(m, "id"));
     printf("Added member named %s with ID %s to cluster\n", name, new_id);
-    struct ctl_json *root = members_get(c, "/v2/members", &err);
+    struct et_jv *root = members_get(c, "/v2/members", &err);
     if (!root)
         die_err(&err);
     struct et_buf conf = ET_BUF_INIT;
-    const struct ctl_json *ms = members_of(root);
+    const struct et_jv *ms = members_of(root);
     *et_buf_reserve(&conf, 0) = '\0';
     for (size_t i = 0; ms && i < ms->count; i++) {
-        const struct ctl_json *mm = &ms->items[i];
-        const struct ctl_json *pu = ctl_json_get(mm, "peerURLs");
-        const char *n =
-            strcmp(ctl_json_str(mm, "id"), new_id) == 0 ? name : ctl_json_str(mm, "name");
-        for (size_t k = 0; pu && pu->type == CTL_JSON_ARRAY && k < pu->count; k++) {
+        const struct et_jv *mm = &ms->items[i];
+        const struct et_jv *pu = et_jv_get(mm, "peerURLs");
+        const char *n = strcmp(et_jv_str(mm, "id"), new_id) == 0 ? name : et_jv_str(mm, "name");
+        for (size_t k = 0; pu && pu->type == ET_JV_ARRAY && k < pu->count; k++) {
             if (conf.len)
                 et_buf_append_char(&conf, ',');
             et_buf_printf(&conf, "%s=%s", n,
-                          pu->items[k].type == CTL_JSON_STRING ? pu->items[k].str : "");
+                          pu->items[k].type == ET_JV_STRING ? pu->items[k].str : "");
         }
     }
     struct et_buf out = ET_BUF_INIT;
@@ -228,20 +227,20 @@ static int member_remove(struct ctl_client *c, const struct ctl_cmd *cmd)
         die("Provide a single member ID\n");
     const char *id = cmd->args[0];
     ctl_client_reset_deadline(c);
-    struct ctl_json *root = members_get(c, "/v2/members", &err);
+    struct et_jv *root = members_get(c, "/v2/members", &err);
     if (!root)
         die("Error while verifying ID against known members: %s\n", err.text);
-    const struct ctl_json *ms = members_of(root);
+    const struct et_jv *ms = members_of(root);
     bool found = false;
     for (size_t i = 0; ms && i < ms->count; i++) {
-        const struct ctl_json *m = &ms->items[i];
-        if (strcmp(ctl_json_str(m, "id"), id) == 0)
+        const struct et_jv *m = &ms->items[i];
+        if (strcmp(et_jv_str(m, "id"), id) == 0)
             found = true;
-        if (strcmp(ctl_json_str(m, "name"), id) == 0) {
+        if (strcmp(et_jv_str(m, "name"), id) == 0) {
             fprintf(stderr,
                     "Found a member named %s; if this is correct, please use its ID, eg:\n"
                     "\tetcdctl member remove %s\n",
-                    ctl_json_str(m, "name"), ctl_json_str(m, "id"));
+                    et_jv_str(m, "name"), et_jv_str(m, "id"));
             fprintf(stderr, "For more details, read the documentation at "
                             "https://github.com/etcd-io/etcd/blob/master/Documentation/"
                             "runtime-configuration.md#remove-a-member\n\n");
@@ -325,17 +324,17 @@ int ctl_cmd_member(const struct ctl_opts *o, int argc, char **argv)
 }
 
 /* One member's health round; returns true when it answered healthy. */
-static bool check_member(struct ctl_client *c, const struct ctl_json *m)
+static bool check_member(struct ctl_client *c, const struct et_jv *m)
 {
-    const char *id = ctl_json_str(m, "id");
-    const struct ctl_json *cu = ctl_json_get(m, "clientURLs");
-    size_t n = cu && cu->type == CTL_JSON_ARRAY ? cu->count : 0;
+    const char *id = et_jv_str(m, "id");
+    const struct et_jv *cu = et_jv_get(m, "clientURLs");
+    size_t n = cu && cu->type == ET_JV_ARRAY ? cu->count : 0;
     if (n == 0) {
         printf("member %s is unreachable: no available published client urls\n", id);
         return false;
     }
     for (size_t i = 0; i < n; i++) {
-        const char *url = cu->items[i].type == CTL_JSON_STRING ? cu->items[i].str : "";
+        const char *url = cu->items[i].type == ET_JV_STRING ? cu->items[i].str : "";
         struct et_buf u = ET_BUF_INIT;
         struct ctl_resp resp;
         struct ctl_error err = { 0 };
@@ -347,20 +346,20 @@ static bool check_member(struct ctl_client *c, const struct ctl_json *m)
             ctl_error_free(&err);
             continue;
         }
-        struct ctl_json *j = ctl_json_parse(resp.body.data, resp.body.len);
-        const struct ctl_json *h = ctl_json_get(j, "health");
+        struct et_jv *j = et_jv_parse(resp.body.data, resp.body.len);
+        const struct et_jv *h = et_jv_get(j, "health");
         ctl_resp_free(&resp);
-        if (!j || (h && h->type != CTL_JSON_STRING && h->type != CTL_JSON_BOOL &&
-                   h->type != CTL_JSON_NULL)) {
+        if (!j ||
+            (h && h->type != ET_JV_STRING && h->type != ET_JV_BOOL && h->type != ET_JV_NULL)) {
             printf("failed to check the health of member %s on %s: %s\n", id, url,
                    j ? "json: cannot unmarshal into Go struct field .health of type bool"
                      : "invalid character looking for beginning of value");
-            ctl_json_free(j);
+            et_jv_free(j);
             continue;
         }
-        bool healthy = h && ((h->type == CTL_JSON_STRING && strcmp(h->str, "true") == 0) ||
-                             (h->type == CTL_JSON_BOOL && h->boolean));
-        ctl_json_free(j);
+        bool healthy = h && ((h->type == ET_JV_STRING && strcmp(h->str, "true") == 0) ||
+                             (h->type == ET_JV_BOOL && h->boolean));
+        et_jv_free(j);
         printf("member %s is %s: got %s result from %s\n", id, healthy ? "healthy" : "unhealthy",
                healthy ? "healthy" : "unhealthy", url);
         return healthy;
@@ -385,11 +384,11 @@ int ctl_cmd_cluster_health(const struct ctl_opts *o, int argc, char **argv)
     struct ctl_error err = { 0 };
     struct ctl_req req = { .method = "GET", .path = "/v2/members", .no_deadline = true };
     struct ctl_resp resp;
-    struct ctl_json *root = NULL;
+    struct et_jv *root = NULL;
     if (ctl_client_do(c, &req, &resp, &err) == 0) {
         if (resp.status != 200)
             ctl_error_set(&err, "unexpected status code %ld", resp.status);
-        else if (!(root = ctl_json_parse(resp.body.data, resp.body.len)))
+        else if (!(root = et_jv_parse(resp.body.data, resp.body.len)))
             ctl_error_set(&err, "invalid character in response body");
         ctl_resp_free(&resp);
     }
@@ -397,7 +396,7 @@ int ctl_cmd_cluster_health(const struct ctl_opts *o, int argc, char **argv)
         printf("cluster may be unhealthy: failed to list members\n");
         ctl_fail(&err, CTL_EXIT_SERVER_ERROR);
     }
-    const struct ctl_json *ms = members_of(root);
+    const struct et_jv *ms = members_of(root);
     size_t count = ms ? ms->count : 0;
     for (;;) {
         size_t healthy = 0;

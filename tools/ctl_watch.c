@@ -58,7 +58,7 @@ static void watcher_next(struct watcher *w, struct ctl_resp *resp, struct ctl_ke
         if (rc < 0)
             ctl_fail(&err, CTL_EXIT_SERVER_ERROR);
         if (rc == 0) {
-            w->wait_index = ctl_json_u64(r->node, "modifiedIndex") + 1;
+            w->wait_index = et_jv_u64(r->node, "modifiedIndex") + 1;
             return;
         }
         ctl_resp_free(resp);
@@ -92,14 +92,14 @@ int ctl_cmd_watch(const struct ctl_opts *o, int argc, char **argv)
         struct ctl_resp resp;
         struct ctl_keys_resp r;
         watcher_next(&w, &resp, &r);
-        bool dir = ctl_json_bool(r.node, "dir");
+        bool dir = et_jv_bool(r.node, "dir");
         if (!dir) {
             if (w.recursive)
-                printf("[%s] %s\n", r.action, ctl_json_str(r.node, "key"));
+                printf("[%s] %s\n", r.action, et_jv_str(r.node, "key"));
             ctl_keys_print(&r, o->output);
             fflush(stdout);
         }
-        ctl_json_free(r.root);
+        et_jv_free(r.root);
         ctl_resp_free(&resp);
         if (!dir && !forever)
             break;
@@ -136,13 +136,13 @@ static char **event_env(const struct ctl_keys_resp *r)
     env[k++] = et_strdup(b.data);
     et_buf_reset(&b);
     et_buf_printf(&b, "ETCD_WATCH_MODIFIED_INDEX=%llu",
-                  (unsigned long long)ctl_json_u64(r->node, "modifiedIndex"));
+                  (unsigned long long)et_jv_u64(r->node, "modifiedIndex"));
     env[k++] = et_strdup(b.data);
     et_buf_reset(&b);
-    et_buf_printf(&b, "ETCD_WATCH_KEY=%s", ctl_json_str(r->node, "key"));
+    et_buf_printf(&b, "ETCD_WATCH_KEY=%s", et_jv_str(r->node, "key"));
     env[k++] = et_strdup(b.data);
     et_buf_reset(&b);
-    et_buf_printf(&b, "ETCD_WATCH_VALUE=%s", ctl_json_str(r->node, "value"));
+    et_buf_printf(&b, "ETCD_WATCH_VALUE=%s", et_jv_str(r->node, "value"));
     env[k++] = et_strdup(b.data);
     et_buf_free(&b);
     return env;
@@ -233,11 +233,11 @@ int ctl_cmd_exec_watch(const struct ctl_opts *o, int argc, char **argv)
         struct ctl_resp resp;
         struct ctl_keys_resp r;
         watcher_next(&w, &resp, &r);
-        if (ctl_json_bool(r.node, "dir"))
-            fprintf(stderr, "Ignored dir %s change\n", ctl_json_str(r.node, "key"));
+        if (et_jv_bool(r.node, "dir"))
+            fprintf(stderr, "Ignored dir %s change\n", et_jv_str(r.node, "key"));
         else
             spawn_event(cmdv, &r);
-        ctl_json_free(r.root);
+        et_jv_free(r.root);
         ctl_resp_free(&resp);
     }
 }

@@ -20,31 +20,31 @@ Test(ctl_json, parses_keys_response)
     const char *body = "{\"action\":\"get\",\"node\":{\"key\":\"/a\",\"value\":\"x\\u00e9\\n\","
                        "\"modifiedIndex\":18446744073709551615,\"createdIndex\":3,\"dir\":false,"
                        "\"nodes\":[{\"key\":\"/a/b\"},null]}}";
-    struct ctl_json *j = ctl_json_parse(body, strlen(body));
+    struct et_jv *j = et_jv_parse(body, strlen(body));
     cr_assert_not_null(j);
-    const struct ctl_json *node = ctl_json_get(j, "node");
-    cr_assert_str_eq(ctl_json_str(node, "value"), "x\xc3\xa9\n");
-    cr_assert_eq(ctl_json_u64(node, "modifiedIndex"), UINT64_MAX);
-    cr_assert_eq(ctl_json_u64(node, "createdIndex"), 3);
-    cr_assert_eq(ctl_json_bool(node, "dir"), false);
-    cr_assert_eq(ctl_json_get(node, "nodes")->count, 2);
-    cr_assert_str_eq(ctl_json_str(node, "KEY"), "/a", "names match case-insensitively as in Go");
-    ctl_json_free(j);
+    const struct et_jv *node = et_jv_get(j, "node");
+    cr_assert_str_eq(et_jv_str(node, "value"), "x\xc3\xa9\n");
+    cr_assert_eq(et_jv_u64(node, "modifiedIndex"), UINT64_MAX);
+    cr_assert_eq(et_jv_u64(node, "createdIndex"), 3);
+    cr_assert_eq(et_jv_bool(node, "dir"), false);
+    cr_assert_eq(et_jv_get(node, "nodes")->count, 2);
+    cr_assert_str_eq(et_jv_str(node, "KEY"), "/a", "names match case-insensitively as in Go");
+    et_jv_free(j);
 }
 
 Test(ctl_json, decodes_surrogates_and_rejects_garbage)
 {
     const char *s = "\"\\ud83d\\ude00\\ud800\"";
-    struct ctl_json *j = ctl_json_parse(s, strlen(s));
+    struct et_jv *j = et_jv_parse(s, strlen(s));
     cr_assert_not_null(j);
     cr_assert_str_eq(j->str, "\xf0\x9f\x98\x80\xef\xbf\xbd");
-    ctl_json_free(j);
+    et_jv_free(j);
     const char *bad[] = { "", "{", "{\"a\":}", "[1,]", "nul", "{\"a\":1} x", "\"\x01\"" };
     for (size_t i = 0; i < ET_ARRAY_SIZE(bad); i++)
-        cr_assert_null(ctl_json_parse(bad[i], strlen(bad[i])), "accepted %s", bad[i]);
+        cr_assert_null(et_jv_parse(bad[i], strlen(bad[i])), "accepted %s", bad[i]);
     char deep[200];
     memset(deep, '[', sizeof(deep));
-    cr_assert_null(ctl_json_parse(deep, sizeof(deep)), "nesting is bounded");
+    cr_assert_null(et_jv_parse(deep, sizeof(deep)), "nesting is bounded");
 }
 
 Test(ctl_parse, go_integers)

@@ -1,27 +1,29 @@
 /*
- * tools/ctl_json.c - a compact JSON reader for server responses (keys, members, errors).
+ * core/jsonread.c - the JSON reader of core/jsonread.h.
  *
- * Recursive descent over a byte range into a small tree. Nesting is bounded (CTL_JSON_DEPTH_MAX)
+ * Recursive descent over a byte range into a small tree. Nesting is bounded (ET_JV_DEPTH_MAX)
  * so a hostile body cannot exhaust the stack; strings are decoded (\uXXXX including surrogate
  * pairs to UTF-8; a lone surrogate becomes U+FFFD as in Go); numbers keep their literal text so
  * 64-bit indexes are never rounded through a double. Object lookups follow Go's encoding/json:
  * an exact name match first, then a case-insensitive one.
  */
+#include "core/jsonread.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "core/alloc.h"
-#include "tools/ctl.h"
+#include "core/buf.h"
 
-#define CTL_JSON_DEPTH_MAX 64
+#define ET_JV_DEPTH_MAX 64
 
 struct reader {
     const char *p;   /* next byte */
     const char *end; /* one past the last byte */
 };
 
-static bool parse_value(struct reader *r, struct ctl_json *v, int depth);
+static bool parse_value(struct reader *r, struct et_jv *v, int depth);
 
 static void skip_ws(struct reader *r)
 {
@@ -140,7 +142,7 @@ fail:
     return NULL;
 }
 
-static bool parse_number(struct reader *r, struct ctl_json *v)
+static bool parse_number(struct reader *r, struct et_jv *v)
 {
     const char *start = r->p;
     if (r->p < r->end && *r->p == '-')
@@ -152,16 +154,16 @@ static bool parse_number(struct reader *r, struct ctl_json *v)
     }
     if (digits == 0)
         return false;
-    v->type = CTL_JSON_NUMBER;
+    v->type = ET_JV_NUMBER;
     v->len = (size_t)(r->p - start);
     v->str = et_strndup(start, v->len);
     return true;
 }
 
-static bool parse_array(struct reader *r, struct ctl_json *v, int depth)
+static bool parse_array(struct reader *r, struct et_jv *v, int depth)
 {
     size_t cap = 0;
-    v->type = CTL_JSON_ARRAY;
+    v->type = ET_JV_ARRAY;
     r->p++;
     skip_ws(r);
     if (r->p < r->end && *r->p == ']') {
@@ -190,10 +192,10 @@ static bool parse_array(struct reader *r, struct ctl_json *v, int depth)
     }
 }
 
-static bool parse_object(struct reader *r, struct ctl_json *v, int depth)
+static bool parse_object(struct reader *r, struct et_jv *v, int depth)
 {
     size_t cap = 0;
-    v->type = CTL_JSON_OBJECT;
+    v->type = ET_JV_OBJECT;
     r->p++;
     skip_ws(r);
     if (r->p < r->end && *r->p == '}') {
@@ -234,9 +236,9 @@ static bool parse_object(struct reader *r, struct ctl_json *v, int depth)
     }
 }
 
-static bool parse_value(struct reader *r, struct ctl_json *v, int depth)
+static bool parse_value(struct reader *r, struct et_jv *v, int depth)
 {
-    if (depth > CTL_JSON_DEPTH_MAX)
+    if (depth > ET_JV_DEPTH_MAX)
         return false;
     skip_ws(r);
     if (r->p >= r->end)
@@ -247,25 +249,25 @@ static bool parse_value(struct reader *r, struct ctl_json *v, int depth)
     case '[':
         return parse_array(r, v, depth);
     case '"':
-        v->type = CTL_JSON_STRING;
+        v->type = ET_JV_STRING;
         v->str = parse_string(r, &v->len);
         return v->str != NULL;
     case 't':
-        v->type = CTL_JSON_BOOL;
+        v->type = ET_JV_BOOL;
         v->boolean = true;
         return literal(r, "true");
     case 'f':
-        v->type = CTL_JSON_BOOL;
+        v->type = ET_JV_BOOL;
         return literal(r, "false");
     case 'n':
-        v->type = CTL_JSON_NULL;
+        v->type = ET_JV_NULL;
         return literal(r, "null");
     default:
         return parse_number(r, v);
     }
 }
 
-static void free_inner(struct ctl_json *v)
+static void free_inner(struct et_jv *v)
 {
     for (size_t i = 0; i < v->count; i++) {
         free_inner(&v->items[i]);
@@ -277,10 +279,10 @@ static void free_inner(struct ctl_json *v)
     et_free(v->str);
 }
 
-struct ctl_json *ctl_json_parse(const char *s, size_t len)
+struct et_jv *et_jv_parse(const char *s, size_t len)
 {
     struct reader r = { s, s + len };
-    struct ctl_json *v = et_calloc(1, sizeof(*v));
+    struct et_jv *v = et_calloc(1, sizeof(*v));
     ET_ASSERT(s != NULL || len == 0);
     if (!parse_value(&r, v, 0))
         goto fail;
@@ -294,7 +296,7 @@ fail:
     return NULL;
 }
 
-void ctl_json_free(struct ctl_json *v)
+void et_jv_free(struct et_jv *v)
 {
     if (!v)
         return;
@@ -302,9 +304,9 @@ void ctl_json_free(struct ctl_json *v)
     et_free(v);
 }
 
-const struct ctl_json *ctl_json_get(const struct ctl_json *obj, const char *key)
+const struct et_jv *et_jv_get(const struct et_jv *obj, const char *key)
 {
-    if (!obj || obj->type != CTL_JSON_OBJECT)
+    if (!obj || obj->type != ET_JV_OBJECT)
         return NULL;
     for (size_t i = 0; i < obj->count; i++)
         if (strcmp(obj->keys[i], key) == 0)
@@ -315,26 +317,26 @@ const struct ctl_json *ctl_json_get(const struct ctl_json *obj, const char *key)
     return NULL;
 }
 
-const char *ctl_json_str(const struct ctl_json *obj, const char *key)
+const char *et_jv_str(const struct et_jv *obj, const char *key)
 {
-    const struct ctl_json *v = ctl_json_get(obj, key);
-    return v && v->type == CTL_JSON_STRING ? v->str : "";
+    const struct et_jv *v = et_jv_get(obj, key);
+    return v && v->type == ET_JV_STRING ? v->str : "";
 }
 
-uint64_t ctl_json_u64(const struct ctl_json *obj, const char *key)
+uint64_t et_jv_u64(const struct et_jv *obj, const char *key)
 {
-    const struct ctl_json *v = ctl_json_get(obj, key);
-    return v && v->type == CTL_JSON_NUMBER ? strtoull(v->str, NULL, 10) : 0;
+    const struct et_jv *v = et_jv_get(obj, key);
+    return v && v->type == ET_JV_NUMBER ? strtoull(v->str, NULL, 10) : 0;
 }
 
-int64_t ctl_json_i64(const struct ctl_json *obj, const char *key)
+int64_t et_jv_i64(const struct et_jv *obj, const char *key)
 {
-    const struct ctl_json *v = ctl_json_get(obj, key);
-    return v && v->type == CTL_JSON_NUMBER ? strtoll(v->str, NULL, 10) : 0;
+    const struct et_jv *v = et_jv_get(obj, key);
+    return v && v->type == ET_JV_NUMBER ? strtoll(v->str, NULL, 10) : 0;
 }
 
-bool ctl_json_bool(const struct ctl_json *obj, const char *key)
+bool et_jv_bool(const struct et_jv *obj, const char *key)
 {
-    const struct ctl_json *v = ctl_json_get(obj, key);
-    return v && v->type == CTL_JSON_BOOL && v->boolean;
+    const struct et_jv *v = et_jv_get(obj, key);
+    return v && v->type == ET_JV_BOOL && v->boolean;
 }

@@ -1,0 +1,46 @@
+/*
+ * core/jsonread.h - a compact JSON reader: parses one document into a small tree. Used by the
+ * client (server responses), the server's discovery (keyspace answers) and the 0.4 admin
+ * endpoint (request bodies). Nesting is bounded, strings are decoded to UTF-8, numbers keep
+ * their literal text (64-bit indexes never pass through a double), and object lookups follow
+ * Go's encoding/json (exact name first, then case-insensitively).
+ */
+#ifndef ET_CORE_JSONREAD_H
+#define ET_CORE_JSONREAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum et_jv_type {
+    ET_JV_NULL,
+    ET_JV_BOOL,
+    ET_JV_NUMBER,
+    ET_JV_STRING,
+    ET_JV_ARRAY,
+    ET_JV_OBJECT,
+};
+
+struct et_jv {
+    enum et_jv_type type;
+    bool boolean;        /* ET_JV_BOOL */
+    char *str;           /* STRING: decoded bytes (NUL-terminated); NUMBER: the literal text */
+    size_t len;          /* bytes in @str */
+    struct et_jv *items; /* ARRAY elements or OBJECT member values */
+    char **keys;         /* OBJECT member names (decoded, NUL-terminated) */
+    size_t count;        /* elements or members */
+};
+
+/* Parses @len bytes at @s as one JSON value. Returns new tree, or NULL for invalid JSON. */
+struct et_jv *et_jv_parse(const char *s, size_t len);
+void et_jv_free(struct et_jv *v);
+/* The member @key of object @obj (exact name first, then case-insensitively, as Go decodes). */
+const struct et_jv *et_jv_get(const struct et_jv *obj, const char *key);
+/* The string member @key, or "" when absent or not a string. */
+const char *et_jv_str(const struct et_jv *obj, const char *key);
+/* The unsigned integer member @key, or 0 when absent or not a number. */
+uint64_t et_jv_u64(const struct et_jv *obj, const char *key);
+int64_t et_jv_i64(const struct et_jv *obj, const char *key);
+bool et_jv_bool(const struct et_jv *obj, const char *key);
+
+#endif
