@@ -328,12 +328,20 @@ struct api_watch {
     bool sending;       /* an h2o_send is waiting for proceed() */
     bool finishing;     /* end the response once the current send completes */
     struct store_event *inflight;
-    struct store_event *queue[API_STREAM_QUEUE_MAX];
+    struct store_event **queue; /* API_STREAM_QUEUE_MAX slots, allocated on first use */
     size_t queue_head, queue_len;
     struct api_watch *next, *prev;
     size_t key_len;
     char key[];
 };
+
+/* The undelivered-event ring; most watchers never need one, so parked long polls stay small. */
+static struct store_event **watch_queue(struct api_watch *wt)
+{
+    if (wt->queue == NULL)
+        wt->queue = et_calloc(API_STREAM_QUEUE_MAX, sizeof(*wt->queue));
+    return wt->queue;
+}
 
 static void watch_unpark(struct api_watch *wt)
 {
@@ -362,8 +370,9 @@ static void watch_free(struct api_watch *wt)
     if (wt->inflight)
         store_event_unref(wt->inflight);
     for (size_t i = 0; i < wt->queue_len; i++)
-        store_event_unref(wt->queue[(wt->queue_head + i) % API_STREAM_QUEUE_MAX]);
+        store_event_unref(watch_queue(wt)[(wt->queue_head + i) % API_STREAM_QUEUE_MAX]);
     __atomic_sub_fetch(&wt->reactor->watchers, 1, __ATOMIC_SEQ_CST);
+    et_free(wt->queue);
     et_free(wt);
 }
 
@@ -421,7 +430,7 @@ static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
     if (wt->finishing) {
         struct store_event *last = NULL;
         if (wt->queue_len) {
-            last = wt->queue[wt->queue_head];
+            last = watch_queue(wt)[wt->queue_head];
             wt->queue_head = (wt->queue_head + 1) % API_STREAM_QUEUE_MAX;
             wt->queue_len--;
         }
@@ -431,7 +440,7 @@ static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
         return;
     }
     if (wt->queue_len) {
-        struct store_event *ev = wt->queue[wt->queue_head];
+        struct store_event *ev = watch_queue(wt)[wt->queue_head];
         wt->queue_head = (wt->queue_head + 1) % API_STREAM_QUEUE_MAX;
         wt->queue_len--;
         stream_send(wt, ev);
@@ -472,7 +481,7 @@ static bool on_event(struct store_watcher *w, struct store_event *ev, void *data
         if (wt->sending) {
             /* the header flush is still in progress: finish from on_proceed() */
             store_event_ref(ev);
-            wt->queue[0] = ev;
+            watch_queue(wt)[0] = ev;
             wt->queue_head = 0;
             wt->queue_len = 1;
             watch_unpark(wt);
@@ -493,12 +502,12 @@ static bool on_event(struct store_watcher *w, struct store_event *ev, void *data
         wt->registered = false;
         watch_unpark(wt);
         for (size_t i = 0; i < wt->queue_len; i++)
-            store_event_unref(wt->queue[(wt->queue_head + i) % API_STREAM_QUEUE_MAX]);
+            store_event_unref(watch_queue(wt)[(wt->queue_head + i) % API_STREAM_QUEUE_MAX]);
         wt->queue_len = 0;
         wt->finishing = true;
         return false;
     }
-    wt->queue[(wt->queue_head + wt->queue_len) % API_STREAM_QUEUE_MAX] = ev;
+    watch_queue(wt)[(wt->queue_head + wt->queue_len) % API_STREAM_QUEUE_MAX] = ev;
     wt->queue_len++;
     return true;
 }
@@ -521,7 +530,7 @@ static uint64_t stream_catch_up(struct api *a, struct api_watch *wt, uint64_t fr
             end = scanned;
             break;
         }
-        wt->queue[(wt->queue_head + wt->queue_len) % API_STREAM_QUEUE_MAX] = ev;
+        watch_queue(wt)[(wt->queue_head + wt->queue_len) % API_STREAM_QUEUE_MAX] = ev;
         wt->queue_len++;
         end = ev->index;
         from = ev->index + 1;
