@@ -274,4 +274,12 @@ const char *__lsan_default_options(void)
 {
     return "detect_leaks=0";
 }
+
+/* The same, for runs whose ASAN_OPTIONS turn leak detection back on. */
+const char *__lsan_default_suppressions(void);
+
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:ctl_\nleak:curl_\nleak:libcurl\n";
+}
 #endif

@@ -164,4 +164,12 @@ const char *__lsan_default_options(void)
 {
     return "detect_leaks=0";
 }
+
+/* The same, for runs whose ASAN_OPTIONS turn leak detection back on. */
+const char *__lsan_default_suppressions(void);
+
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:ctl_cmd_parse\nleak:ctl_go_flags\n";
+}
 #endif
