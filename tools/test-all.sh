@@ -3,7 +3,8 @@
 #   1. release build: format and include checks, unit, simulator, integration and conformance
 #      tests (the server under test is the optimised one users run);
 #   2. ASan+UBSan build: unit and integration tests again (the server runs sanitized);
-#   3. TSan build: the threaded tests (label "threaded").
+#   3. TSan build: the threaded tests (label "threaded") and integration suites whose server
+#      runs under TSan (the harness fails a test on any sanitizer report in the server's log).
 # Exits non-zero on the first failure. This is the README's test command and what CI runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,9 +34,11 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
     ctest --test-dir build/asan --output-on-failure -L 'unit|integration' \
     -E "$pending|conformance_v2diff|bench_|ctl_compare"
 
-echo "== tsan: threaded tests"
+echo "== tsan: threaded tests, and the server under load (reactors, Raft thread, TTL timer, peers)"
 build build/tsan -DCMAKE_BUILD_TYPE=Debug -DET_SANITIZE=thread
 TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/tsan --output-on-failure -L threaded \
     --no-tests=ignore
+TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/tsan --output-on-failure \
+    -R 'itest_keys|itest_watch|itest_cluster$'
 
 echo "== all tests passed"
