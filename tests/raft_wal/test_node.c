@@ -229,8 +229,9 @@ Test(raft_node, one_proposal_is_applied_with_its_proposal_attached)
     cr_assert_gt(st.leader_since_ns, 0);
     t_prop_init(&tp, 42);
     cr_assert_eq(raft_node_propose(n, &tp.p), 0);
-    T_WAIT(tp.applied == 1 && t_sm.applied_batches >= 1); /* status is published before applied */
-    raft_node_status(n, &st);
+    T_WAIT(tp.applied == 1 && t_sm.applied_batches >= 1);
+    /* the status atomics are stored by the node thread around the apply: wait for them too */
+    T_WAIT((raft_node_status(n, &st), st.applied == 2 && st.commit == 2));
     raft_node_stop(n);
     cr_assert_eq(tp.done_calls, 0, "done is not called for an applied proposal");
     cr_assert_eq(t_sm.n, 1);
