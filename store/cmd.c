@@ -81,33 +81,12 @@ static bool get_bytes(const msgpack_object *o, const struct span *in, const char
     return *p >= in->p && *len <= in->len && (size_t)(*p - in->p) <= in->len - *len;
 }
 
-static bool get_u64(const msgpack_object *o, uint64_t *v)
-{
-    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return false;
-    *v = o->via.u64;
-    return true;
-}
-
-static bool get_i64(const msgpack_object *o, int64_t *v)
-{
-    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-        *v = o->via.i64;
-        return true;
-    }
-    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX) {
-        *v = (int64_t)o->via.u64;
-        return true;
-    }
-    return false;
-}
-
 static int decode_fields(const msgpack_object *a, const struct span *in, struct store_cmd *cmd)
 {
     uint64_t op, flags;
-    if (!get_u64(&a[0], &op) || op < STORE_OP_SET || op > STORE_OP_INTERNAL_DELETE)
+    if (!store__mp_u64(&a[0], &op) || op < STORE_OP_SET || op > STORE_OP_INTERNAL_DELETE)
         return -EINVAL;
-    if (!get_u64(&a[1], &flags) || flags > 15)
+    if (!store__mp_u64(&a[1], &flags) || flags > 15)
         return -EINVAL;
     memset(cmd, 0, sizeof(*cmd));
     cmd->op = (uint8_t)op;
@@ -119,8 +98,8 @@ static int decode_fields(const msgpack_object *a, const struct span *in, struct 
         !get_bytes(&a[3], in, &cmd->value, &cmd->value_len) ||
         !get_bytes(&a[4], in, &cmd->prev_value, &cmd->prev_value_len))
         return -EINVAL;
-    if (!get_u64(&a[5], &cmd->prev_index) || !get_i64(&a[6], &cmd->expire_ns) ||
-        !get_i64(&a[7], &cmd->now_ns))
+    if (!store__mp_u64(&a[5], &cmd->prev_index) || !store__mp_i64(&a[6], &cmd->expire_ns) ||
+        !store__mp_i64(&a[7], &cmd->now_ns))
         return -EINVAL;
     return 0;
 }

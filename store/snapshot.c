@@ -129,27 +129,6 @@ void store_snapshot_save(struct store *s, struct et_buf *out)
 
 /* ---- loading ---------------------------------------------------------------------------- */
 
-static bool obj_u64(const msgpack_object *o, uint64_t *v)
-{
-    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return false;
-    *v = o->via.u64;
-    return true;
-}
-
-static bool obj_i64(const msgpack_object *o, int64_t *v)
-{
-    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-        *v = o->via.i64;
-        return true;
-    }
-    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX) {
-        *v = (int64_t)o->via.u64;
-        return true;
-    }
-    return false;
-}
-
 static bool obj_bytes(const msgpack_object *o, const char **p, size_t *len)
 {
     if (o->type == MSGPACK_OBJECT_BIN) {
@@ -216,9 +195,10 @@ static struct store_node *load_node(struct store_mem *m, const msgpack_object *o
     size_t name_len, value_len;
     uint64_t created, modified;
     int64_t expire;
-    if (a == NULL || !obj_u64(&a[0], depth) || !obj_bytes(&a[1], &name, &name_len) ||
+    if (a == NULL || !store__mp_u64(&a[0], depth) || !obj_bytes(&a[1], &name, &name_len) ||
         a[2].type != MSGPACK_OBJECT_BOOLEAN || !obj_bytes(&a[3], &value, &value_len) ||
-        !obj_u64(&a[4], &created) || !obj_u64(&a[5], &modified) || !obj_i64(&a[6], &expire))
+        !store__mp_u64(&a[4], &created) || !store__mp_u64(&a[5], &modified) ||
+        !store__mp_i64(&a[6], &expire))
         return NULL;
     bool dir = a[2].via.boolean;
     if ((dir && value_len) || name_len > UINT32_MAX)
@@ -303,9 +283,10 @@ static int load_events(const msgpack_object *o, uint64_t first, uint64_t last, u
         uint64_t idx, action, flags;
         const char *key, *json;
         size_t key_len, json_len;
-        if (a == NULL || !obj_u64(&a[0], &idx) || idx != first + i || !obj_u64(&a[1], &action) ||
-            action > STORE_ACTION_EXPIRE || action == STORE_ACTION_GET || !obj_u64(&a[2], &flags) ||
-            flags > 7 || !obj_bytes(&a[3], &key, &key_len) || !store__key_valid(key, key_len) ||
+        if (a == NULL || !store__mp_u64(&a[0], &idx) || idx != first + i ||
+            !store__mp_u64(&a[1], &action) || action > STORE_ACTION_EXPIRE ||
+            action == STORE_ACTION_GET || !store__mp_u64(&a[2], &flags) || flags > 7 ||
+            !obj_bytes(&a[3], &key, &key_len) || !store__key_valid(key, key_len) ||
             !obj_bytes(&a[4], &json, &json_len) || json_len == 0) {
             for (uint32_t j = 0; j < i; j++)
                 store_event_unref(evs[j]);
@@ -348,14 +329,14 @@ static int load_parsed(struct store *s, const msgpack_object *top)
     size_t magic_len;
     uint64_t version, index, first, last;
     if (a == NULL || !obj_bytes(&a[0], &magic, &magic_len) || magic_len != strlen(SNAP_MAGIC) ||
-        memcmp(magic, SNAP_MAGIC, magic_len) != 0 || !obj_u64(&a[1], &version) ||
-        version != SNAP_VERSION || !obj_u64(&a[2], &index) || !obj_u64(&a[4], &first) ||
-        !obj_u64(&a[5], &last))
+        memcmp(magic, SNAP_MAGIC, magic_len) != 0 || !store__mp_u64(&a[1], &version) ||
+        version != SNAP_VERSION || !store__mp_u64(&a[2], &index) || !store__mp_u64(&a[4], &first) ||
+        !store__mp_u64(&a[5], &last))
         return -EINVAL;
     const msgpack_object *st = obj_array(&a[3], SNAP_STATS);
     uint64_t stats[SNAP_STATS];
     for (size_t i = 0; st && i < SNAP_STATS; i++)
-        if (!obj_u64(&st[i], &stats[i]))
+        if (!store__mp_u64(&st[i], &stats[i]))
             return -EINVAL;
     if (st == NULL)
         return -EINVAL;

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <msgpack.h>
 #include <urcu-qsbr.h>
 
 #include "core/buf.h"
@@ -225,5 +226,30 @@ void store__ttl_add(struct store *s, int64_t expire_ns, const char *key, size_t 
 void store__ttl_clear(struct store *s);
 /* Drops the working tree, history and TTL index (the published version stays). */
 void store__free_state(struct store *s);
+
+/* ---- msgpack field readers shared by commands (cmd.c) and snapshots (snapshot.c) ------- */
+
+/* Reads a non-negative integer; false for any other type. */
+static inline bool store__mp_u64(const msgpack_object *o, uint64_t *v)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return false;
+    *v = o->via.u64;
+    return true;
+}
+
+/* Reads an integer that fits int64_t; false for any other type or a larger value. */
+static inline bool store__mp_i64(const msgpack_object *o, int64_t *v)
+{
+    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        *v = o->via.i64;
+        return true;
+    }
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX) {
+        *v = (int64_t)o->via.u64;
+        return true;
+    }
+    return false;
+}
 
 #endif
