@@ -316,14 +316,22 @@ void store__walk_init(struct store_walk *w, const char *key, size_t key_len)
     et_buf_append(&w->path, key, key_len);
 }
 
+/*
+ * Pushes @t and its chain of left children. Each entry's node and right subtree are read only
+ * when the entry is popped, later: prefetching them now hides most of those cache misses on a
+ * large directory (the entries and nodes are scattered over the heap).
+ */
 static void push_left(struct store_walk *w, const struct store_tn *t)
 {
     for (; t; t = t->l) {
-        if (w->stack_count == w->stack_cap) {
+        if (ET_UNLIKELY(w->stack_count == w->stack_cap)) {
             w->stack_cap = w->stack_cap ? w->stack_cap * 2 : 64;
             w->stack = et_realloc(w->stack, w->stack_cap * sizeof(*w->stack));
         }
         w->stack[w->stack_count++] = t;
+        __builtin_prefetch(t->node);
+        if (t->r)
+            __builtin_prefetch(t->r);
     }
 }
 
