@@ -81,8 +81,10 @@ void net_post(struct net_reactor *r, struct et_msg *m);
 /*
  * Hang-up detection for parked responses: h2o stops reading a connection while a request is in
  * progress, so a client that leaves is only noticed through POLLRDHUP. net_hup_watch() arms an
- * io_uring poll on the request's socket; @fn(@data) runs once if the peer hangs up or errors.
- * net_hup_cancel() disarms it (must be called before the response completes if not fired).
+ * io_uring poll on the request's socket (one per connection, kept across its keep-alive
+ * requests); @fn(@data) runs once if the peer hangs up or errors. net_hup_cancel() disarms it
+ * (must be called before the response completes if not fired). The request is taken to be
+ * parked: its HTTP/1 bytes move out of the socket's 8 KB read buffer into an exact-size copy.
  * Returns a handle or NULL when the connection has no pollable socket (e.g. HTTP/2 stream).
  */
 struct net_hup;

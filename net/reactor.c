@@ -4,13 +4,17 @@
  * Each reactor owns an io_uring ring (SINGLE_ISSUER | DEFER_TASKRUN), an h2o event loop and one
  * h2o context per service. The ring does multishot accept on the reactor's own SO_REUSEPORT
  * listeners and POLLRDHUP polls for parked responses; accepted sockets go to h2o, which owns
- * HTTP. The ring's registered eventfd is itself an h2o socket, so h2o_evloop_run() is the one
- * blocking call of the thread: when it turns readable we reap completions (io_uring_get_events
- * then the CQ) and drain the cross-thread inbox (net_post pushes there and writes the eventfd).
+ * HTTP. SQEs are queued where they arise and submitted once per loop iteration, before the loop
+ * blocks (reactor_run_once), so a burst of parked responses costs one io_uring_enter. The ring's
+ * registered eventfd is itself an h2o socket, so h2o_evloop_run() is the one blocking call of the
+ * thread: when it turns readable we reap completions (io_uring_get_events then the CQ) and drain
+ * the cross-thread inbox (net_post pushes there and writes the eventfd).
  *
  * Lifetimes: whatever an SQE points to lives until its CQE. Accept SQEs point to the reactor's
- * listener slots (live until the thread ends); a hang-up poll points to a struct net_hup that
- * only its CQE frees (a cancel clears ->fn and asks the kernel to complete the poll early).
+ * listener slots (live until the thread ends). A hang-up poll points to the connection's struct
+ * net_hup: one per connection that ever parked a response, armed once and kept across its
+ * keep-alive requests (a response that ends only clears ->fn, no SQE); the connection's close
+ * asks the kernel to remove a poll still in flight, and that poll's CQE frees the struct.
  *
  * Shutdown (net_stop): each reactor cancels its accepts, lets the application finish parked
  * responses (on_shutdown), and runs until its connections are gone or 0.5 s passed; what is
@@ -76,9 +80,11 @@ struct net {
 };
 
 struct net_hup {
-    void (*fn)(void *data); /* NULL once cancelled */
+    void (*fn)(void *data); /* the parked response's callback; NULL while none is parked */
     void *data;
     struct net_reactor *reactor;
+    bool armed;  /* a POLLRDHUP poll is in flight */
+    bool closed; /* the connection is gone: the poll's CQE frees this */
 };
 
 static __thread struct net_reactor *self_reactor;
@@ -195,6 +201,23 @@ static void on_conn_close(void *data)
     __atomic_sub_fetch(&r->net->conn_count, 1, __ATOMIC_RELAXED);
 }
 
+/* The on_close of a connection that has a struct net_hup (see net_hup_watch). */
+static void on_conn_close_hup(void *data)
+{
+    struct net_hup *h = data;
+    struct net_reactor *r = h->reactor;
+    on_conn_close(r);
+    h->fn = NULL;
+    if (!h->armed) {
+        et_free(h);
+        return;
+    }
+    h->closed = true;
+    struct io_uring_sqe *sqe = get_sqe(r);
+    io_uring_prep_poll_remove(sqe, (uint64_t)(uintptr_t)h | NET_TAG_HUP);
+    io_uring_sqe_set_data64(sqe, 0);
+}
+
 static void on_accepted(struct net_reactor *r, struct net_listener *l, int fd)
 {
     struct net *n = r->net;
@@ -236,9 +259,14 @@ static void handle_cqe(struct net_reactor *r, struct io_uring_cqe *cqe)
         }
     } else if (tag == NET_TAG_HUP) {
         struct net_hup *h = p;
-        if (h->fn && cqe->res != -ECANCELED)
-            h->fn(h->data);
-        et_free(h);
+        void (*fn)(void *data) = h->fn;
+        h->armed = false;
+        if (h->closed) {
+            et_free(h);
+        } else if (fn && cqe->res != -ECANCELED) {
+            h->fn = NULL; /* fires once; @fn may end the response and even the connection */
+            fn(h->data);
+        }
     }
     /* tag 0: completions of cancel / poll-remove requests, nothing to do */
 }
@@ -286,22 +314,101 @@ void net_post(struct net_reactor *r, struct et_msg *m)
     (void)w; /* EAGAIN only when the counter is saturated: a wake-up is pending anyway */
 }
 
+/*
+ * Moves the bytes of a parked HTTP/1 request out of the socket's read buffer (8 KB, allocated
+ * for reading) into one of their own size, and points the request at the copy. h2o parses
+ * requests in place, so the request line, the headers and anything derived from them point
+ * into that buffer; h2o reads nothing more on the connection until the response ends (it has
+ * stopped reading), when it consumes the request and reads into a new buffer as usual.
+ */
+static void rebase(const char **p, const char *from, size_t len, char *to)
+{
+    if (*p != NULL && *p >= from && *p < from + len)
+        *p = to + (*p - from);
+}
+
+static void rebase_iov(h2o_iovec_t *v, const char *from, size_t len, char *to)
+{
+    rebase((const char **)&v->base, from, len, to);
+}
+
+static void rebase_headers(h2o_headers_t *hs, const char *from, size_t len, char *to)
+{
+    for (size_t i = 0; i < hs->size; i++) {
+        h2o_header_t *h = &hs->entries[i];
+        if (!h2o_iovec_is_token(h->name))
+            rebase_iov(h->name, from, len, to);
+        rebase(&h->orig_name, from, len, to);
+        rebase_iov(&h->value, from, len, to);
+    }
+}
+
+#define NET_COMPACT_MAX 2048 /* requests larger than this keep their buffer */
+
+static void compact_request(h2o_req_t *req, h2o_socket_t *sock)
+{
+    h2o_buffer_t *old = sock->input;
+    size_t len = old->size;
+    if (old->bytes == NULL || old->_fd != -1 || len == 0 || len > NET_COMPACT_MAX ||
+        len == old->capacity || h2o_socket_is_reading(sock) || sock->ssl != NULL)
+        return;
+    h2o_buffer_t *b = h2o_mem_alloc(offsetof(h2o_buffer_t, _buf) + len);
+    /* a capacity unlike the prototype's: h2o frees it with free() and grows it by copying */
+    b->capacity = len;
+    b->size = len;
+    b->bytes = b->_buf;
+    b->_prototype = old->_prototype;
+    b->_fd = -1;
+    memcpy(b->_buf, old->bytes, len);
+
+    const char *from = old->bytes;
+    char *to = b->_buf;
+    rebase_iov(&req->input.authority, from, len, to);
+    rebase_iov(&req->input.method, from, len, to);
+    rebase_iov(&req->input.path, from, len, to);
+    rebase_iov(&req->authority, from, len, to);
+    rebase_iov(&req->method, from, len, to);
+    rebase_iov(&req->path, from, len, to);
+    rebase_iov(&req->path_normalized, from, len, to);
+    rebase_iov(&req->entity, from, len, to);
+    rebase_iov(&req->upgrade, from, len, to);
+    rebase_headers(&req->headers, from, len, to);
+    rebase_headers(&req->res.headers, from, len, to);
+    for (size_t i = 0; i < req->env.size; i++)
+        rebase_iov(&req->env.entries[i], from, len, to);
+    sock->input = b;
+    h2o_buffer_dispose(&old);
+}
+
 struct net_hup *net_hup_watch(h2o_req_t *req, void (*fn)(void *data), void *data)
 {
     struct net_reactor *r = self_reactor;
     h2o_socket_t *sock =
         req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
-    if (r == NULL || sock == NULL || req->version >= 0x200)
+    if (r == NULL || sock == NULL || req->version >= 0x200 || h2o_socket_get_fd(sock) < 0)
         return NULL;
-    int fd = h2o_socket_get_fd(sock);
-    if (fd < 0)
+    struct net_hup *h;
+    if (sock->on_close.cb == on_conn_close_hup) {
+        h = sock->on_close.data;
+    } else if (sock->on_close.cb == on_conn_close) {
+        h = et_alloc(sizeof(*h));
+        *h = (struct net_hup){ .reactor = r };
+        sock->on_close.cb = on_conn_close_hup;
+        sock->on_close.data = h;
+    } else {
         return NULL;
-    struct net_hup *h = et_alloc(sizeof(*h));
-    *h = (struct net_hup){ .fn = fn, .data = data, .reactor = r };
-    struct io_uring_sqe *sqe = get_sqe(r);
-    io_uring_prep_poll_add(sqe, fd, POLLRDHUP);
-    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)h | NET_TAG_HUP);
-    io_uring_submit(&r->ring);
+    }
+    ET_ASSERT(h->reactor == r && h->fn == NULL);
+    h->fn = fn;
+    h->data = data;
+    if (!h->armed) {
+        /* queued: the reactor submits before it next blocks */
+        struct io_uring_sqe *sqe = get_sqe(r);
+        io_uring_prep_poll_add(sqe, h2o_socket_get_fd(sock), POLLRDHUP);
+        io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)h | NET_TAG_HUP);
+        h->armed = true;
+    }
+    compact_request(req, sock);
     return h;
 }
 
@@ -309,13 +416,10 @@ void net_hup_cancel(struct net_hup *h)
 {
     if (h == NULL)
         return;
-    struct net_reactor *r = h->reactor;
-    ET_ASSERT(r == self_reactor);
+    ET_ASSERT(h->reactor == self_reactor);
+    /* the poll stays armed for the connection's next parked response */
     h->fn = NULL;
-    struct io_uring_sqe *sqe = get_sqe(r);
-    io_uring_prep_poll_remove(sqe, (uint64_t)(uintptr_t)h | NET_TAG_HUP);
-    io_uring_sqe_set_data64(sqe, 0);
-    io_uring_submit(&r->ring);
+    h->data = NULL;
 }
 
 unsigned net_reactor_count(const struct net *n)
@@ -385,6 +489,14 @@ static void reactor_setup(struct net_reactor *r)
     io_uring_submit(&r->ring);
 }
 
+/* One turn of the event loop; SQEs queued by the previous turn are submitted before it blocks. */
+static void reactor_run_once(struct net_reactor *r, int32_t max_wait)
+{
+    if (io_uring_sq_ready(&r->ring) > 0)
+        io_uring_submit(&r->ring);
+    h2o_evloop_run(r->loop, max_wait); /* -1 on EINTR: the caller loops */
+}
+
 static bool listeners_armed(const struct net_reactor *r)
 {
     for (size_t i = 0; i < r->listener_count; i++)
@@ -410,12 +522,13 @@ static void reactor_drain_and_close(struct net_reactor *r)
      * outlive the connections and keep the contexts from being disposed. */
     int64_t deadline = et_mono_ns() + NET_SHUTDOWN_NS;
     while ((r->conn_count > 0 || listeners_armed(r)) && et_mono_ns() < deadline)
-        h2o_evloop_run(r->loop, 20);
+        reactor_run_once(r, 20);
 }
 
 static bool hups_pending(struct net_reactor *r)
 {
-    /* the ring has no pending-count API; one non-blocking peek reaps what is ready */
+    /* the ring has no pending-count API; submit what closes queued, then reap what is ready */
+    io_uring_submit(&r->ring);
     reap(r);
     return false;
 }
@@ -455,7 +568,7 @@ static void *reactor_main(void *arg)
     if (n->cfg.on_thread_start)
         n->cfg.on_thread_start(r, n->cfg.data);
     while (!__atomic_load_n(&r->stopping, __ATOMIC_ACQUIRE))
-        h2o_evloop_run(r->loop, INT32_MAX); /* -1 on EINTR: just loop */
+        reactor_run_once(r, INT32_MAX);
     reactor_drain_and_close(r);
     reactor_teardown(r);
     self_reactor = NULL;

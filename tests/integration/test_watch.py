@@ -228,6 +228,68 @@ def test_keepalive_after_long_poll(server, uniq):
         conn.close()
 
 
+def _watchers(server):
+    return get(server, "/v2/stats/store").json()["watchers"]
+
+
+def _wait_watchers(server, want, timeout=5):
+    deadline = time.monotonic() + timeout
+    seen = _watchers(server)
+    while seen != want and time.monotonic() < deadline:
+        time.sleep(0.05)
+        seen = _watchers(server)
+    return seen
+
+
+def test_parked_polls_on_one_keepalive_connection(server, uniq):
+    """Long polls parked one after another on one connection (with extra request headers) each
+    get their event, and the connection then serves a plain read."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.client_port, timeout=10)
+    hdrs = {"X-Custom-Header": "v" * 300, "Origin": "http://example.test", "Accept": "*/*"}
+    try:
+        for i in range(3):
+            conn.request("GET", K(uniq, "kp") + "?wait=true&x=" + "q" * 200, headers=hdrs)
+            r = conn.getresponse()  # headers arrive once the watch is parked
+            assert r.status == 200
+            put(server, K(uniq, "kp"), {"value": "v%d" % i})
+            ev = json.loads(r.read())
+            assert ev["action"] == "set" and ev["node"]["value"] == "v%d" % i
+        conn.request("GET", K(uniq, "kp"), headers=hdrs)
+        r = conn.getresponse()
+        assert r.status == 200 and json.loads(r.read())["node"]["value"] == "v2"
+    finally:
+        conn.close()
+
+
+def test_client_hangup_releases_parked_polls(server, uniq):
+    """A client that leaves while its long poll is parked is noticed: the watcher goes away
+    (also on a connection whose earlier poll already completed)."""
+    base = _watchers(server)
+    req = ("GET %s?wait=true HTTP/1.1\r\nHost: x\r\n\r\n" % K(uniq, "hup")).encode()
+    socks = [socket.create_connection(("127.0.0.1", server.client_port)) for _ in range(3)]
+    try:
+        for s in socks:
+            s.sendall(req)
+        assert _wait_watchers(server, base + 3) == base + 3
+        put(server, K(uniq, "hup"), {"value": "1"})  # completes all three
+        for s in socks:
+            s.settimeout(5)
+            buf = b""
+            while b"\r\n0\r\n\r\n" not in buf:
+                chunk = s.recv(65536)
+                assert chunk, "connection closed before the event"
+                buf += chunk
+            s.sendall(req)  # park again on the same connection
+        assert _wait_watchers(server, base + 3) == base + 3
+        socks[0].close()
+        socks[1].shutdown(socket.SHUT_WR)  # a half-close counts as leaving, as in etcd
+        assert _wait_watchers(server, base + 1) == base + 1
+    finally:
+        for s in socks:
+            s.close()
+    assert _wait_watchers(server, base) == base
+
+
 # ---------------------------------------------------------------------------
 # streams and framing
 # ---------------------------------------------------------------------------
