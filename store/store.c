@@ -890,6 +890,27 @@ static bool name_hidden(const struct store_node *n)
     return n->name_len > 0 && n->data[0] == '_';
 }
 
+/*
+ * Sizes the body of a large listing once its first plain child entry (@entry bytes) is rendered,
+ * so the buffer does not grow by doubling, copying itself a dozen times: room for @kids entries
+ * of about that size (an entry larger than LISTING_ENTRY_MAX counts as that much, so one large
+ * value does not reserve for all its siblings; growth covers what the estimate misses). Pages of
+ * the reservation that are never written are never touched.
+ */
+#define LISTING_PRESIZE_MIN 64  /* children below which growing as usual is cheap enough */
+#define LISTING_ENTRY_MAX   512 /* bytes an entry counts for at most */
+
+static void presize(struct et_buf *out, size_t entry, uint32_t kids)
+{
+    if (kids < LISTING_PRESIZE_MIN)
+        return;
+    if (entry > LISTING_ENTRY_MAX)
+        entry = LISTING_ENTRY_MAX;
+    /* one entry more per eight: names and indexes get longer further down the listing */
+    size_t want = (size_t)kids * (entry + 1) + (size_t)kids * (entry + 1) / 8 + 64;
+    et_buf_reserve(out, want);
+}
+
 /* Appends the node at @key with its listing (one level, or all levels when @recursive). */
 static void render_tree(struct et_buf *out, const struct store_node *top, const char *key,
                         size_t key_len, bool recursive, int64_t now_ns)
@@ -905,7 +926,7 @@ static void render_tree(struct et_buf *out, const struct store_node *top, const 
     store__walk_init(&w, key, key_len);
     store__walk_descend(&w, top);
     const struct store_node *n;
-    bool any;
+    bool any, sized = false;
     enum store_walk_step st;
     while ((st = store__walk_next(&w, &n, &any)) != STORE_WALK_END) {
         if (st == STORE_WALK_UP) {
@@ -920,12 +941,18 @@ static void render_tree(struct et_buf *out, const struct store_node *top, const 
         struct store_walk_frame *f = store__walk_top(&w);
         et_buf_append_str(out, f->any ? "," : ",\"nodes\":[");
         f->any = true;
+        size_t entry_start = out->len;
         store__jnode_of(&j, n, w.path.data, w.path.len);
         store__json_node_head(out, &j, now_ns);
-        if (n->dir && recursive && n->kids)
+        if (n->dir && recursive && n->kids) {
             store__walk_descend(&w, n);
-        else
-            store__json_node_tail(out, &j);
+            continue;
+        }
+        store__json_node_tail(out, &j);
+        if (!sized && w.frame_count == 1) {
+            sized = true;
+            presize(out, out->len - entry_start, store__tn_count(top->kids));
+        }
     }
     store__walk_free(&w);
 }

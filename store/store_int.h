@@ -45,6 +45,7 @@ struct store_node {
 struct store_tn {
     uint32_t refs;            /* writer-only reference count */
     uint32_t prio;            /* heap priority: hash of the name */
+    uint32_t count;           /* entries in this subtree (itself included); fits the padding */
     struct store_tn *l, *r;   /* smaller / larger names */
     struct store_node *node;  /* the child */
     struct store_tn *gc_next; /* retire list link (writer) */
@@ -102,6 +103,13 @@ struct store_tn *store__tn_insert(struct store_mem *m, const struct store_tn *t,
 /* Returns a new treap root: @t without @name, which must be present. @t is borrowed. */
 struct store_tn *store__tn_remove(struct store_mem *m, const struct store_tn *t, const char *name,
                                   size_t len);
+
+/* Number of children in treap @t (0 for NULL). */
+static inline uint32_t store__tn_count(const struct store_tn *t)
+{
+    return t ? t->count : 0;
+}
+
 /* Builds a treap from @n children sorted by strictly ascending name (references taken). */
 struct store_tn *store__tn_build(struct store_mem *m, struct store_node **kids, size_t n);
 

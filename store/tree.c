@@ -1,6 +1,8 @@
 /*
  * store/tree.c - the persistent key tree: nodes, the children treap of each directory, reference
- * counting with deferred freeing, and an iterative subtree walk.
+ * counting with deferred freeing, and an iterative subtree walk. Each treap entry counts the
+ * entries of its subtree, so a directory knows its number of children (listings size their body
+ * from it); the count fits padding the entry had anyway.
  *
  * A directory's children form a treap ordered by name whose priorities are a hash of the name, so
  * its shape depends only on the names it holds. Writes never modify an existing object: insert
@@ -201,6 +203,7 @@ static struct store_tn *tn_new(struct store_mem *m, struct store_node *node, uin
     t->prio = prio;
     t->l = l;
     t->r = r;
+    t->count = 1 + store__tn_count(l) + store__tn_count(r);
     t->node = node;
     t->gc_next = NULL;
     m->tn_allocs++;
@@ -241,6 +244,7 @@ static struct store_tn *tn_put(struct store_mem *m, const struct store_tn *t,
             /* nl is fresh and unshared: rotate right in place */
             struct store_tn *down = tn_with(m, t, nl->r, store__tn_get(t->r));
             nl->r = down;
+            nl->count = 1 + store__tn_count(nl->l) + down->count;
             return nl;
         }
         return tn_with(m, t, nl, store__tn_get(t->r));
@@ -249,6 +253,7 @@ static struct store_tn *tn_put(struct store_mem *m, const struct store_tn *t,
     if (nr->prio > t->prio) {
         struct store_tn *down = tn_with(m, t, store__tn_get(t->l), nr->l);
         nr->l = down;
+        nr->count = 1 + down->count + store__tn_count(nr->r);
         return nr;
     }
     return tn_with(m, t, store__tn_get(t->l), nr);
@@ -292,18 +297,26 @@ struct store_tn *store__tn_build(struct store_mem *m, struct store_node **kids, 
         return NULL;
     struct store_tn **st = et_alloc_array(n, sizeof(*st));
     size_t sp = 0;
+    /* st holds the right spine; an entry popped off it is complete, so its count is set then */
     for (size_t i = 0; i < n; i++) {
         struct store_node *k = kids[i];
         struct store_tn *x = tn_new(m, k, name_prio(store__node_name(k), k->name_len), NULL, NULL);
         struct store_tn *last = NULL;
-        while (sp && st[sp - 1]->prio < x->prio)
+        while (sp && st[sp - 1]->prio < x->prio) {
             last = st[--sp];
+            last->count = 1 + store__tn_count(last->l) + store__tn_count(last->r);
+        }
         x->l = last;
         if (sp)
             st[sp - 1]->r = x;
         st[sp++] = x;
     }
+    while (sp) {
+        struct store_tn *t = st[--sp];
+        t->count = 1 + store__tn_count(t->l) + store__tn_count(t->r);
+    }
     struct store_tn *root = st[0];
+    ET_ASSERT(root->count == n);
     et_free(st);
     return root;
 }
