@@ -83,11 +83,17 @@ struct net_hup {
     void (*fn)(void *data); /* the parked response's callback; NULL while none is parked */
     void *data;
     struct net_reactor *reactor;
-    bool armed;  /* a POLLRDHUP poll is in flight */
-    bool closed; /* the connection is gone: the poll's CQE frees this */
+    h2o_socket_t *sock;
+    h2o_req_t *req;       /* the parked request */
+    h2o_buffer_t *parked; /* the request's bytes while the socket reads into a fresh buffer */
+    bool reading;         /* on_parked_read is the socket's read callback */
+    bool armed;           /* a POLLRDHUP poll is in flight */
+    bool closed;          /* the connection is gone: the poll's CQE frees this */
 };
 
 static __thread struct net_reactor *self_reactor;
+
+static void hup_fire(struct net_hup *h);
 
 /* A response for connections beyond max_connections, written before closing. */
 static const char busy_response[] = "HTTP/1.1 503 Service Unavailable\r\n"
@@ -208,6 +214,9 @@ static void on_conn_close_hup(void *data)
     struct net_reactor *r = h->reactor;
     on_conn_close(r);
     h->fn = NULL;
+    h->reading = false;
+    if (h->parked) /* h2o has disposed of the socket's own buffer */
+        h2o_buffer_dispose(&h->parked);
     if (!h->armed) {
         et_free(h);
         return;
@@ -264,8 +273,7 @@ static void handle_cqe(struct net_reactor *r, struct io_uring_cqe *cqe)
         if (h->closed) {
             et_free(h);
         } else if (fn && cqe->res != -ECANCELED) {
-            h->fn = NULL; /* fires once; @fn may end the response and even the connection */
-            fn(h->data);
+            hup_fire(h);
         }
     }
     /* tag 0: completions of cancel / poll-remove requests, nothing to do */
@@ -315,11 +323,15 @@ void net_post(struct net_reactor *r, struct et_msg *m)
 }
 
 /*
- * Moves the bytes of a parked HTTP/1 request out of the socket's read buffer (8 KB, allocated
- * for reading) into one of their own size, and points the request at the copy. h2o parses
- * requests in place, so the request line, the headers and anything derived from them point
- * into that buffer; h2o reads nothing more on the connection until the response ends (it has
- * stopped reading), when it consumes the request and reads into a new buffer as usual.
+ * Parked HTTP/1 requests. h2o parses a request in place, so its request line, headers and what
+ * derives from them point into the socket's read buffer (8 KB, allocated for reading), and it
+ * stops reading the connection until the response ends, so a client that leaves would go
+ * unnoticed. While a request is parked its bytes move to an exact-size buffer of their own
+ * (the request is pointed at the copy) and the socket keeps reading into a fresh buffer with
+ * our callback: a hang-up ends the parked response, bytes the client sends ahead (a pipelined
+ * request) stay for h2o, which gets its buffer back (the request's bytes, then those) before
+ * the response ends. The epoll interest stays as it was: no epoll_ctl per parked response.
+ * TLS sockets, and a socket that got bytes ahead, are watched with a POLLRDHUP io_uring poll.
  */
 static void rebase(const char **p, const char *from, size_t len, char *to)
 {
@@ -343,42 +355,106 @@ static void rebase_headers(h2o_headers_t *hs, const char *from, size_t len, char
     }
 }
 
-#define NET_COMPACT_MAX 2048 /* requests larger than this keep their buffer */
-
-static void compact_request(h2o_req_t *req, h2o_socket_t *sock)
+/* Points @req's strings that lie in @from's bytes at the same bytes of @to. */
+static void rebase_request(h2o_req_t *req, const h2o_buffer_t *from, h2o_buffer_t *to)
 {
-    h2o_buffer_t *old = sock->input;
-    size_t len = old->size;
-    if (old->bytes == NULL || old->_fd != -1 || len == 0 || len > NET_COMPACT_MAX ||
-        len == old->capacity || h2o_socket_is_reading(sock) || sock->ssl != NULL)
-        return;
-    h2o_buffer_t *b = h2o_mem_alloc(offsetof(h2o_buffer_t, _buf) + len);
-    /* a capacity unlike the prototype's: h2o frees it with free() and grows it by copying */
-    b->capacity = len;
-    b->size = len;
-    b->bytes = b->_buf;
-    b->_prototype = old->_prototype;
-    b->_fd = -1;
-    memcpy(b->_buf, old->bytes, len);
-
-    const char *from = old->bytes;
-    char *to = b->_buf;
-    rebase_iov(&req->input.authority, from, len, to);
-    rebase_iov(&req->input.method, from, len, to);
-    rebase_iov(&req->input.path, from, len, to);
-    rebase_iov(&req->authority, from, len, to);
-    rebase_iov(&req->method, from, len, to);
-    rebase_iov(&req->path, from, len, to);
-    rebase_iov(&req->path_normalized, from, len, to);
-    rebase_iov(&req->entity, from, len, to);
-    rebase_iov(&req->upgrade, from, len, to);
-    rebase_headers(&req->headers, from, len, to);
-    rebase_headers(&req->res.headers, from, len, to);
+    const char *f = from->bytes;
+    size_t len = from->size;
+    char *t = to->bytes;
+    rebase_iov(&req->input.authority, f, len, t);
+    rebase_iov(&req->input.method, f, len, t);
+    rebase_iov(&req->input.path, f, len, t);
+    rebase_iov(&req->authority, f, len, t);
+    rebase_iov(&req->method, f, len, t);
+    rebase_iov(&req->path, f, len, t);
+    rebase_iov(&req->path_normalized, f, len, t);
+    rebase_iov(&req->entity, f, len, t);
+    rebase_iov(&req->upgrade, f, len, t);
+    rebase_headers(&req->headers, f, len, t);
+    rebase_headers(&req->res.headers, f, len, t);
     for (size_t i = 0; i < req->env.size; i++)
-        rebase_iov(&req->env.entries[i], from, len, to);
-    sock->input = b;
-    h2o_buffer_dispose(&old);
+        rebase_iov(&req->env.entries[i], f, len, t);
 }
+
+/* A buffer of exactly @a's bytes then @b's (b may be NULL), for @a's prototype. A capacity
+ * unlike the prototype's makes h2o free it with free() and grow it by copying. */
+static h2o_buffer_t *buffer_join(const h2o_buffer_t *a, const h2o_buffer_t *b)
+{
+    size_t blen = b ? b->size : 0, len = a->size + blen;
+    h2o_buffer_t *n = h2o_mem_alloc(offsetof(h2o_buffer_t, _buf) + len);
+    n->capacity = len;
+    n->size = len;
+    n->bytes = n->_buf;
+    n->_prototype = a->_prototype;
+    n->_fd = -1;
+    memcpy(n->_buf, a->bytes, a->size);
+    if (blen)
+        memcpy(n->_buf + a->size, b->bytes, blen);
+    return n;
+}
+
+static void on_parked_read(h2o_socket_t *sock, const char *err);
+
+static void arm_poll(struct net_hup *h)
+{
+    if (h->armed)
+        return;
+    /* queued: the reactor submits before it next blocks */
+    struct io_uring_sqe *sqe = get_sqe(h->reactor);
+    io_uring_prep_poll_add(sqe, h2o_socket_get_fd(h->sock), POLLRDHUP);
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)h | NET_TAG_HUP);
+    h->armed = true;
+}
+
+/* Gives the socket its request buffer back, with whatever was read ahead appended. */
+static void unpark_input(struct net_hup *h)
+{
+    h2o_socket_t *sock = h->sock;
+    if (h->reading) {
+        h2o_socket_read_stop(sock);
+        h->reading = false;
+    }
+    if (h->parked == NULL)
+        return;
+    h2o_buffer_t *ahead = sock->input;
+    if (ahead->size) {
+        h2o_buffer_t *joined = buffer_join(h->parked, ahead);
+        rebase_request(h->req, h->parked, joined);
+        h2o_buffer_dispose(&h->parked);
+        h->parked = joined;
+    }
+    h2o_buffer_dispose(&sock->input);
+    sock->input = h->parked;
+    h->parked = NULL;
+}
+
+/* The client left: the parked response's callback runs once, with h2o's buffer restored. */
+static void hup_fire(struct net_hup *h)
+{
+    void (*fn)(void *data) = h->fn;
+    unpark_input(h);
+    h->fn = NULL; /* @fn may end the response and even the connection */
+    fn(h->data);
+}
+
+static void on_parked_read(h2o_socket_t *sock, const char *err)
+{
+    struct net_hup *h = sock->on_close.data;
+    ET_ASSERT(sock->on_close.cb == on_conn_close_hup && h->reading && h->fn != NULL);
+    if (err != NULL) {
+        hup_fire(h);
+    } else if (sock->input->size == 0) {
+        h2o_buffer_dispose(&sock->input); /* nothing read: give the fresh buffer back */
+        h2o_buffer_init(&sock->input, &h2o_socket_buffer_prototype);
+    } else {
+        /* bytes ahead of the response: keep them for h2o, stop reading, watch by poll */
+        h2o_socket_read_stop(sock);
+        h->reading = false;
+        arm_poll(h);
+    }
+}
+
+#define NET_COMPACT_MAX 4096 /* requests larger than this keep their buffer while parked */
 
 struct net_hup *net_hup_watch(h2o_req_t *req, void (*fn)(void *data), void *data)
 {
@@ -392,23 +468,31 @@ struct net_hup *net_hup_watch(h2o_req_t *req, void (*fn)(void *data), void *data
         h = sock->on_close.data;
     } else if (sock->on_close.cb == on_conn_close) {
         h = et_alloc(sizeof(*h));
-        *h = (struct net_hup){ .reactor = r };
+        *h = (struct net_hup){ .reactor = r, .sock = sock };
         sock->on_close.cb = on_conn_close_hup;
         sock->on_close.data = h;
     } else {
         return NULL;
     }
-    ET_ASSERT(h->reactor == r && h->fn == NULL);
+    ET_ASSERT(h->reactor == r && h->sock == sock && h->fn == NULL && h->parked == NULL);
     h->fn = fn;
     h->data = data;
-    if (!h->armed) {
-        /* queued: the reactor submits before it next blocks */
-        struct io_uring_sqe *sqe = get_sqe(r);
-        io_uring_prep_poll_add(sqe, h2o_socket_get_fd(sock), POLLRDHUP);
-        io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)h | NET_TAG_HUP);
-        h->armed = true;
+    h->req = req;
+    h2o_buffer_t *in = sock->input;
+    if (sock->ssl != NULL || h2o_socket_is_reading(sock) || in->bytes == NULL || in->_fd != -1) {
+        arm_poll(h);
+        return h;
     }
-    compact_request(req, sock);
+    if (in->size <= NET_COMPACT_MAX) {
+        h->parked = buffer_join(in, NULL);
+        rebase_request(req, in, h->parked);
+        h2o_buffer_dispose(&sock->input);
+    } else {
+        h->parked = in;
+    }
+    h2o_buffer_init(&sock->input, &h2o_socket_buffer_prototype);
+    h->reading = true;
+    h2o_socket_read_start(sock, on_parked_read);
     return h;
 }
 
@@ -417,9 +501,11 @@ void net_hup_cancel(struct net_hup *h)
     if (h == NULL)
         return;
     ET_ASSERT(h->reactor == self_reactor);
-    /* the poll stays armed for the connection's next parked response */
+    /* a poll stays armed for the connection's next parked response */
+    unpark_input(h);
     h->fn = NULL;
     h->data = NULL;
+    h->req = NULL;
 }
 
 unsigned net_reactor_count(const struct net *n)

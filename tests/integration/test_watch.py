@@ -261,6 +261,38 @@ def test_parked_polls_on_one_keepalive_connection(server, uniq):
         conn.close()
 
 
+def test_request_pipelined_behind_parked_poll(server, uniq):
+    """A request the client sends while its long poll is parked is answered after the poll's
+    event, in order, on the same connection."""
+    put(server, K(uniq, "pl"), {"value": "0"})
+    s = socket.create_connection(("127.0.0.1", server.client_port), timeout=5)
+    try:
+        s.sendall(("GET %s?wait=true HTTP/1.1\r\nHost: x\r\nX-A: %s\r\n\r\n"
+                   % (K(uniq, "pl"), "a" * 100)).encode())
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            buf += s.recv(65536)
+        assert buf.startswith(b"HTTP/1.1 200")
+        s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % K(uniq, "pl")).encode())
+        time.sleep(0.3)  # the server reads it while the poll is still parked
+        put(server, K(uniq, "pl"), {"value": "fired"})
+        while True:
+            m = re.search(rb"\r\n0\r\n\r\n(HTTP/1.1 200 OK\r\n.*?\r\n\r\n)", buf, re.S)
+            if m:
+                cl = int(re.search(rb"(?i)content-length: (\d+)", m.group(1)).group(1))
+                if len(buf) >= m.end() + cl:
+                    break
+            chunk = s.recv(65536)
+            assert chunk, "connection closed early: %r" % buf
+            buf += chunk
+        head, first = buf.split(b"\r\n\r\n", 1)
+        assert b'"value":"fired"' in first.split(b"\r\n0\r\n\r\n")[0]
+        body = json.loads(buf[m.end():m.end() + cl])
+        assert body["action"] == "get" and body["node"]["value"] == "fired"
+    finally:
+        s.close()
+
+
 def test_client_hangup_releases_parked_polls(server, uniq):
     """A client that leaves while its long poll is parked is noticed: the watcher goes away
     (also on a connection whose earlier poll already completed)."""
