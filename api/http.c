@@ -8,6 +8,7 @@
 
 #include "api/api_int.h"
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/ecode.h"
 #include "core/json.h"
 
@@ -74,9 +75,8 @@ void api__content_type(h2o_req_t *req, const char *ctype)
 
 void api__header_u64(h2o_req_t *req, const char *name, uint64_t v)
 {
-    char *s = h2o_mem_alloc_pool(&req->pool, 24);
-    int n = snprintf(s, 24, "%llu", (unsigned long long)v);
-    api__header(req, name, s, (size_t)n);
+    char *s = h2o_mem_alloc_pool(&req->pool, ET_U64_STR_MAX);
+    api__header(req, name, s, et_u64_str(s, v));
 }
 
 void api__cors(h2o_req_t *req)

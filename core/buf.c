@@ -35,14 +35,15 @@ void et_buf_printf(struct et_buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-void et_buf_append_u64(struct et_buf *b, uint64_t v)
+size_t et_u64_str(char *dst, uint64_t v)
 {
-    /* two digits per division: indexes are printed thousands of times per listing */
+    /* two digits per division: indexes are printed thousands of times per listing, and three
+     * times in the headers of every answer */
     static const char pairs[201] = "00010203040506070809101112131415161718192021222324252627282930"
                                    "31323334353637383940414243444546474849505152535455565758596061"
                                    "62636465666768697071727374757677787980818283848586878889909192"
                                    "93949596979899";
-    char tmp[24];
+    char tmp[ET_U64_STR_MAX];
     size_t i = sizeof(tmp);
     while (v >= 100) {
         unsigned d = (unsigned)(v % 100) * 2;
@@ -56,7 +57,15 @@ void et_buf_append_u64(struct et_buf *b, uint64_t v)
     } else {
         tmp[--i] = (char)('0' + v);
     }
-    et_buf_append(b, tmp + i, sizeof(tmp) - i);
+    memcpy(dst, tmp + i, sizeof(tmp) - i);
+    return sizeof(tmp) - i;
+}
+
+void et_buf_append_u64(struct et_buf *b, uint64_t v)
+{
+    char *dst = et_buf_reserve(b, ET_U64_STR_MAX);
+    b->len += et_u64_str(dst, v);
+    b->data[b->len] = '\0';
 }
 
 void et_buf_append_i64(struct et_buf *b, int64_t v)

@@ -46,6 +46,10 @@ static inline void et_buf_append(struct et_buf *b, const void *p, size_t len)
 
 void et_buf_printf(struct et_buf *b, const char *fmt, ...) ET_PRINTF(2, 3);
 void et_buf_append_u64(struct et_buf *b, uint64_t v);
+
+#define ET_U64_STR_MAX 20 /* decimal digits of UINT64_MAX */
+/* Writes @v in decimal to @dst (room for ET_U64_STR_MAX; no NUL). Returns the length. */
+size_t et_u64_str(char *dst, uint64_t v);
 void et_buf_append_i64(struct et_buf *b, int64_t v);
 /* Forgets the contents, keeps the memory. */
 void et_buf_reset(struct et_buf *b);

@@ -36,6 +36,34 @@ static void append_fraction(struct et_buf *b, int64_t frac, int digits)
     et_buf_append(b, tmp, (size_t)n);
 }
 
+/* Writes @v as exactly @width digits (zero padded; the high digits of a larger value are cut). */
+static char *put_digits(char *p, int64_t v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + width;
+}
+
+/*
+ * Proleptic Gregorian date of day @days since 1970-01-01, by whole 400-year eras (146,097 days;
+ * the era here starts on March 1st, so that the leap day ends a year). No gmtime_r(): it takes
+ * the time zone lock, and listings of keys with a TTL format one expiration per key.
+ */
+static void civil_from_days(int64_t days, int64_t *y, int *m, int *d)
+{
+    days += 719468; /* 0000-03-01 to 1970-01-01 */
+    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    int64_t doe = days - era * 146097;                                   /* [0, 146096] */
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+    int64_t mp = (5 * doy + 2) / 153;                                    /* March = 0 */
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
 void et_time_rfc3339(struct et_buf *b, int64_t t_ns)
 {
     int64_t sec = t_ns / ET_NS_PER_SEC, frac = t_ns % ET_NS_PER_SEC;
@@ -43,11 +71,29 @@ void et_time_rfc3339(struct et_buf *b, int64_t t_ns)
         frac += ET_NS_PER_SEC;
         sec--;
     }
-    time_t tt = (time_t)sec;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    et_buf_printf(b, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                  tm.tm_hour, tm.tm_min, tm.tm_sec);
+    int64_t days = sec / 86400, rem = sec % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days--;
+    }
+    int64_t year;
+    int month, day;
+    civil_from_days(days, &year, &month, &day);
+    /* int64 nanoseconds span the years 1677 to 2262: always four digits */
+    char *p = et_buf_reserve(b, 19), *s = p;
+    p = put_digits(p, year, 4);
+    *p++ = '-';
+    p = put_digits(p, month, 2);
+    *p++ = '-';
+    p = put_digits(p, day, 2);
+    *p++ = 'T';
+    p = put_digits(p, rem / 3600, 2);
+    *p++ = ':';
+    p = put_digits(p, rem / 60 % 60, 2);
+    *p++ = ':';
+    p = put_digits(p, rem % 60, 2);
+    b->len += (size_t)(p - s);
+    b->data[b->len] = '\0';
     append_fraction(b, frac, 9);
     et_buf_append_char(b, 'Z');
 }
