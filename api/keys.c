@@ -313,27 +313,29 @@ static void keys_write(struct api *a, struct api_reactor *r, h2o_req_t *req,
 
 /* ---- watches ------------------------------------------------------------------------------- */
 
+/* Laid out small: a parked long poll is mostly this struct, its key and h2o's request. */
 struct api_watch {
-    struct store_watcher w;
+    struct store_watcher w; /* w.key is key[], w.key_len its length */
     h2o_generator_t gen;
     struct api *api;
     struct api_reactor *reactor;
     h2o_req_t *req;
     struct api_guard *guard;
     void *hup;
+    struct store_event *inflight;
+    struct store_event **queue; /* API_STREAM_QUEUE_MAX slots, allocated on first use */
+    struct api_watch *next, *prev;
+    uint8_t queue_head, queue_len; /* in the ring, at most API_STREAM_QUEUE_MAX */
     bool stream;
     bool chunked;       /* we frame HTTP/1.1 chunks ourselves (see keys_watch) */
-    char chunk_hdr[24]; /* "<hex>\r\n" of the chunk in flight */
     bool registered;    /* in the hub */
     bool sending;       /* an h2o_send is waiting for proceed() */
     bool finishing;     /* end the response once the current send completes */
-    struct store_event *inflight;
-    struct store_event **queue; /* API_STREAM_QUEUE_MAX slots, allocated on first use */
-    size_t queue_head, queue_len;
-    struct api_watch *next, *prev;
-    size_t key_len;
+    char chunk_hdr[19]; /* "<hex>\r\n" of the chunk in flight (16 hex digits at most) */
     char key[];
 };
+
+_Static_assert(API_STREAM_QUEUE_MAX <= UINT8_MAX, "the ring's indexes are uint8_t");
 
 /* The undelivered-event ring; most watchers never need one, so parked long polls stay small. */
 static struct store_event **watch_queue(struct api_watch *wt)
@@ -523,8 +525,8 @@ static uint64_t stream_catch_up(struct api *a, struct api_watch *wt, uint64_t fr
     while (wt->queue_len < API_STREAM_QUEUE_MAX && from <= store_index(a->store)) {
         struct store_event *ev = NULL;
         uint64_t scanned = from - 1;
-        if (store_history_find(a->store, wt->key, wt->key_len, wt->w.recursive, from, &ev, &scanned,
-                               &cause) != 0)
+        if (store_history_find(a->store, wt->key, wt->w.key_len, wt->w.recursive, from, &ev,
+                               &scanned, &cause) != 0)
             break;
         if (ev == NULL) {
             end = scanned;
@@ -552,7 +554,7 @@ static void keys_watch(struct api *a, struct api_reactor *r, h2o_req_t *req,
     wt->reactor = r;
     wt->req = req;
     wt->stream = p->stream;
-    wt->key_len = key_len;
+    wt->w.key_len = key_len;
     memcpy(wt->key, key, key_len);
     /* Count first, then read the index: the Raft thread publishes, then reads the count, so
      * either it sends this reactor the next batch or the scan below sees that batch. */

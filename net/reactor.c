@@ -82,8 +82,7 @@ struct net {
 struct net_hup {
     void (*fn)(void *data); /* the parked response's callback; NULL while none is parked */
     void *data;
-    struct net_reactor *reactor;
-    h2o_socket_t *sock;
+    h2o_socket_t *sock;   /* of this reactor's (self_reactor) */
     h2o_req_t *req;       /* the parked request */
     h2o_buffer_t *parked; /* the request's bytes while the socket reads into a fresh buffer */
     bool reading;         /* on_parked_read is the socket's read callback */
@@ -211,7 +210,7 @@ static void on_conn_close(void *data)
 static void on_conn_close_hup(void *data)
 {
     struct net_hup *h = data;
-    struct net_reactor *r = h->reactor;
+    struct net_reactor *r = self_reactor; /* h2o closes sockets on their reactor's thread */
     on_conn_close(r);
     h->fn = NULL;
     h->reading = false;
@@ -400,7 +399,7 @@ static void arm_poll(struct net_hup *h)
     if (h->armed)
         return;
     /* queued: the reactor submits before it next blocks */
-    struct io_uring_sqe *sqe = get_sqe(h->reactor);
+    struct io_uring_sqe *sqe = get_sqe(self_reactor);
     io_uring_prep_poll_add(sqe, h2o_socket_get_fd(h->sock), POLLRDHUP);
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)h | NET_TAG_HUP);
     h->armed = true;
@@ -468,13 +467,13 @@ struct net_hup *net_hup_watch(h2o_req_t *req, void (*fn)(void *data), void *data
         h = sock->on_close.data;
     } else if (sock->on_close.cb == on_conn_close) {
         h = et_alloc(sizeof(*h));
-        *h = (struct net_hup){ .reactor = r, .sock = sock };
+        *h = (struct net_hup){ .sock = sock };
         sock->on_close.cb = on_conn_close_hup;
         sock->on_close.data = h;
     } else {
         return NULL;
     }
-    ET_ASSERT(h->reactor == r && h->sock == sock && h->fn == NULL && h->parked == NULL);
+    ET_ASSERT(h->sock == sock && h->fn == NULL && h->parked == NULL);
     h->fn = fn;
     h->data = data;
     h->req = req;
@@ -500,7 +499,7 @@ void net_hup_cancel(struct net_hup *h)
 {
     if (h == NULL)
         return;
-    ET_ASSERT(h->reactor == self_reactor);
+    ET_ASSERT(self_reactor != NULL);
     /* a poll stays armed for the connection's next parked response */
     unpark_input(h);
     h->fn = NULL;
