@@ -57,22 +57,45 @@ void store__jnode_of(struct store_jnode *j, const struct store_node *n, const ch
     j->created_index = n->created_index;
 }
 
+/* Appends literal @lit (a string constant) without the NUL bookkeeping of each append. */
+#define PUT_LIT(p, lit)                      \
+    do {                                     \
+        memcpy((p), (lit), sizeof(lit) - 1); \
+        (p) += sizeof(lit) - 1;              \
+    } while (0)
+
 void store__json_node_head(struct et_buf *b, const struct store_jnode *j, int64_t now_ns)
 {
     bool first = true;
-    et_buf_append_char(b, '{');
+    /* room for the fixed text; the strings reserve for themselves */
+    char *p = et_buf_reserve(b, 16);
+    *p = '{';
+    b->len++;
     if (j->key && !(j->key_len == 1 && j->key[0] == '/')) {
-        et_buf_append_str(b, "\"key\":");
+        p = et_buf_reserve(b, 8);
+        PUT_LIT(p, "\"key\":");
+        b->len = (size_t)(p - b->data);
         et_json_string(b, j->key, j->key_len);
         first = false;
     }
     if (j->value) {
-        et_buf_append_str(b, first ? "\"value\":" : ",\"value\":");
+        p = et_buf_reserve(b, 12);
+        if (first)
+            PUT_LIT(p, "\"value\":");
+        else
+            PUT_LIT(p, ",\"value\":");
+        b->len = (size_t)(p - b->data);
         et_json_string(b, j->value, j->value_len);
         first = false;
     }
     if (j->dir) {
-        et_buf_append_str(b, first ? "\"dir\":true" : ",\"dir\":true");
+        p = et_buf_reserve(b, 12);
+        if (first)
+            PUT_LIT(p, "\"dir\":true");
+        else
+            PUT_LIT(p, ",\"dir\":true");
+        b->len = (size_t)(p - b->data);
+        *p = '\0';
         first = false;
     }
     if (j->expire_ns) {
@@ -86,21 +109,25 @@ void store__json_node_head(struct et_buf *b, const struct store_jnode *j, int64_
             et_buf_append_i64(b, ttl);
         }
     }
+    b->data[b->len] = '\0';
 }
 
 void store__json_node_tail(struct et_buf *b, const struct store_jnode *j)
 {
     /* every node but the root has a key or dir before this, so a comma is always right except
      * for a root without fields, which cannot happen: the root is a directory */
+    char *p = et_buf_reserve(b, 2 * (17 + ET_U64_STR_MAX) + 1);
     if (j->modified_index) {
-        et_buf_append_str(b, ",\"modifiedIndex\":");
-        et_buf_append_u64(b, j->modified_index);
+        PUT_LIT(p, ",\"modifiedIndex\":");
+        p += et_u64_str(p, j->modified_index);
     }
     if (j->created_index) {
-        et_buf_append_str(b, ",\"createdIndex\":");
-        et_buf_append_u64(b, j->created_index);
+        PUT_LIT(p, ",\"createdIndex\":");
+        p += et_u64_str(p, j->created_index);
     }
-    et_buf_append_char(b, '}');
+    *p++ = '}';
+    *p = '\0';
+    b->len = (size_t)(p - b->data);
 }
 
 static struct store_event *event_alloc(int action, uint64_t index, const char *key, size_t key_len)
