@@ -293,6 +293,37 @@ def test_request_pipelined_behind_parked_poll(server, uniq):
         s.close()
 
 
+def test_http10_parked_poll(server, uniq):
+    """An HTTP/1.0 long poll parks and gets its event (no chunked framing); one whose client
+    leaves is released."""
+    base = _watchers(server)
+    req = ("GET %s?wait=true HTTP/1.0\r\nX-B: %s\r\n\r\n" % (K(uniq, "h10"), "b" * 50)).encode()
+    a = socket.create_connection(("127.0.0.1", server.client_port), timeout=5)
+    b = socket.create_connection(("127.0.0.1", server.client_port), timeout=5)
+    try:
+        a.sendall(req)
+        b.sendall(req)
+        assert _wait_watchers(server, base + 2) == base + 2
+        b.close()
+        assert _wait_watchers(server, base + 1) == base + 1
+        put(server, K(uniq, "h10"), {"value": "ten"})
+        buf = b""
+        while True:
+            chunk = a.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        head, body = buf.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.") and b" 200 " in head.split(b"\r\n")[0]
+        assert b"chunked" not in head.lower()
+        ev = json.loads(body)
+        assert ev["action"] == "set" and ev["node"]["value"] == "ten"
+    finally:
+        a.close()
+        b.close()
+    assert _wait_watchers(server, base) == base
+
+
 def test_client_hangup_releases_parked_polls(server, uniq):
     """A client that leaves while its long poll is parked is noticed: the watcher goes away
     (also on a connection whose earlier poll already completed)."""
