@@ -141,15 +141,10 @@ static void go_float(struct et_buf *b, double v)
     }
 }
 
-/* /health: a leader is known and this member's own attributes are in the member list. */
-static void health(struct api *a, h2o_req_t *req)
+static void health_answer(h2o_req_t *req, bool healthy)
 {
-    struct raft_status st;
     struct et_buf b = ET_BUF_INIT;
-    if (!only_get(req))
-        return;
-    raft_node_status(a->node, &st);
-    if (st.leader != 0 && api__members_published(a)) {
+    if (healthy) {
         et_buf_append_str(&b, "{\"health\":\"true\"}");
         send_buf(req, 200, "text/plain; charset=utf-8", &b);
     } else {
@@ -658,9 +653,12 @@ static bool json_content_type(h2o_req_t *req)
 
 /* ---- operations through Raft ------------------------------------------------------------- */
 
+#define API_HEALTH_READ_MS 1000u /* etcd's /health gives its quorum read a second */
+
 enum mop_kind {
     MOP_LIST,     /* GET /v2/members after a read barrier */
     MOP_MACHINES, /* GET /v2/machines after a read barrier */
+    MOP_HEALTH,   /* GET /health: a quorum read within a second */
     MOP_ADD,
     MOP_UPDATE,
     MOP_REMOVE,
@@ -697,6 +695,8 @@ static void mop_complete(struct et_msg *m)
         } else if (op->kind == MOP_MACHINES) {
             machines_body(a, &b);
             send_buf(req, 200, "text/plain; charset=utf-8", &b);
+        } else if (op->kind == MOP_HEALTH) {
+            health_answer(req, op->err == 0);
         } else if (op->err <= 0) {
             et_info("members: membership change failed: %s", strerror(op->err ? -op->err : EIO));
             api__send_message(req, 500, "Internal Server Error", false, true);
@@ -772,14 +772,35 @@ static void mop_submit(struct api_mop *op, int ret)
     mop_complete(&op->msg);
 }
 
-/* GET /v2/members and /v2/machines: answered after a read barrier, so that a member that has
- * just started already lists what the cluster committed; at once when no leader is known (etcd
- * answers from the local list then too). */
+/* GET /v2/members and /v2/machines: on a follower, answered after a read barrier, so that a
+ * member that has just started already lists what the cluster committed; at once on the leader
+ * (its list is the cluster's, and a leader that lost its majority, like a member added to a
+ * cluster of one that has not started yet, must still answer, as etcd does) and when no leader is
+ * known (etcd answers from the local list then too). */
 static void mop_read_barrier(struct api *a, struct api_mop *op)
 {
     struct raft_status st;
     raft_node_status(a->node, &st);
-    mop_submit(op, st.leader ? raft_node_read(a->node, &op->read) : -EAGAIN);
+    mop_submit(op, st.leader && !st.is_leader ? raft_node_read(a->node, &op->read) : -EAGAIN);
+}
+
+/* /health: a leader is known, this member's own attributes are in the member list, and a
+ * linearizable read through the leader completes within a second (a leader that lost its
+ * majority, or a member cut off from it, answers false, as etcd's quorum read does). */
+static void health(struct api *a, h2o_req_t *req)
+{
+    struct raft_status st;
+    if (!only_get(req))
+        return;
+    raft_node_status(a->node, &st);
+    if (st.leader == 0 || !api__members_published(a)) {
+        health_answer(req, false);
+        return;
+    }
+    struct api_mop *op = mop_new(a, req, MOP_HEALTH);
+    int ret = raft_node_read_within(a->node, &op->read, API_HEALTH_READ_MS);
+    if (ret != 0)
+        mop_post(op, ret);
 }
 
 /* A new member ID: a hash of its peer URLs, the cluster and the time (as etcd mixes in the

@@ -131,7 +131,8 @@ struct raft_node {
     struct raft_conf st_conf; /* guarded by st_conf_lock */
 
     /* node thread */
-    raft_term durable_term; /* hard state last made durable (decides whether a Ready syncs) */
+    raft_term durable_term;      /* hard state last made durable (decides whether a Ready syncs) */
+    raft_index conf_early_index; /* a voter added to a one-voter cluster: applied once durable */
     raft_id durable_vote;
     raft_index applied;
     raft_term applied_term;
@@ -336,8 +337,13 @@ int raft_node_change(struct raft_node *n, struct raft_change *c)
 
 int raft_node_read(struct raft_node *n, struct raft_read *r)
 {
+    return raft_node_read_within(n, r, n->cfg.request_timeout_ms);
+}
+
+int raft_node_read_within(struct raft_node *n, struct raft_read *r, unsigned timeout_ms)
+{
     ET_ASSERT(r->done != NULL);
-    r->_deadline_ns = et_mono_ns() + (int64_t)n->cfg.request_timeout_ms * ET_NS_PER_MSEC;
+    r->_deadline_ns = et_mono_ns() + (int64_t)timeout_ms * ET_NS_PER_MSEC;
     r->_index = 0;
     if (!et_mpsc_try_push(&n->reads, &r->_node))
         return -EAGAIN;
@@ -529,12 +535,40 @@ static void node_apply_entry(struct raft_node *n, const struct raft_entry *e)
             n->cfg.apply(n->cfg.data, e->index, e->term, d, e->len, NULL);
         }
     }
-    if (e->type == RAFT_ENTRY_CONF_CHANGE)
+    if (e->type == RAFT_ENTRY_CONF_CHANGE && e->index != n->conf_early_index)
         node_apply_conf(n, e);
     /* Noops only advance the applied index. */
     n->applied = e->index;
     n->applied_term = e->term;
     n->applied_any = true;
+}
+
+/*
+ * A voter added to a cluster of one: etcd commits a membership change under the configuration
+ * before it, so its answer comes as soon as the one member has the entry, while Raft's
+ * single-server rule (thesis 4.1) wants a majority of the new configuration, which the new member
+ * must be running to give. The entry cannot be lost once it is durable here (no leader can be
+ * elected without this member's vote, which goes only to a log holding it), so it is applied and
+ * answered now, as etcd does, and not again when it commits.
+ */
+static void node_conf_early(struct raft_node *n, const struct raft_entry *e)
+{
+    struct raft_conf_change cc;
+    if (raft_conf_change_decode(e->data, e->len, &cc) != 0 || cc.type != RAFT_CC_ADD_VOTER)
+        return;
+    const struct raft_conf *conf = raft_get_conf(n->r);
+    uint32_t others = 0;
+    bool self = false;
+    for (uint32_t i = 0; i < conf->count; i++) {
+        if (!conf->members[i].voter || conf->members[i].id == cc.id)
+            continue;
+        others += conf->members[i].id != n->cfg.id;
+        self |= conf->members[i].id == n->cfg.id;
+    }
+    if (!self || others != 0 || e->index <= n->applied)
+        return;
+    node_apply_conf(n, e);
+    n->conf_early_index = e->index;
 }
 
 /* ---- persistence ------------------------------------------------------------------------- */
@@ -660,6 +694,10 @@ static int node_ready(struct raft_node *n)
         for (size_t i = 0; i < rd.committed_count; i++)
             if (rd.committed[i].index > n->applied)
                 node_apply_entry(n, &rd.committed[i]);
+        if (rd.role == RAFT_LEADER)
+            for (size_t i = 0; i < rd.entry_count; i++)
+                if (rd.entries[i].type == RAFT_ENTRY_CONF_CHANGE)
+                    node_conf_early(n, &rd.entries[i]);
         node_read_states(n, rd.reads, rd.read_count);
         raft_advance(n->r, &rd);
         for (size_t i = 0; i < n->snap_sent_count; i++)

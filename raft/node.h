@@ -167,6 +167,9 @@ ET_NODISCARD int raft_node_change(struct raft_node *n, struct raft_change *c);
 
 /* Queues a read barrier. Returns 0 or -EAGAIN. Thread: any. */
 ET_NODISCARD int raft_node_read(struct raft_node *n, struct raft_read *r);
+/* The same with its own deadline instead of the request timeout. */
+ET_NODISCARD int raft_node_read_within(struct raft_node *n, struct raft_read *r,
+                                       unsigned timeout_ms);
 
 /*
  * Hands the node a message from a peer (@msg[0..@len): what the peer's cfg->send got; copied).
