@@ -5,7 +5,10 @@ Starts etcd (--enable-v2) and etcetera with the same flags on free 127.0.0.1 por
 answering `return 200 '{}'` (the ceiling of an HTTP server that does nothing), then runs each
 workload of etcetera-bench on the servers alternately in short rounds, so that noise from the
 machine (other users, CPU frequency) hits every server alike. A ratio is the median of the
-per-round ratios. Writes report.md, results.json and ratios.svg into the report directory.
+per-round ratios. Every workload gets freshly started etcd and etcetera (new ports, empty data
+directories, stopped and deleted afterwards), so nothing an earlier workload left behind shows
+in its throughput or RSS; nginx, which holds no state, stays up for the whole run. Writes
+report.md, results.json and rounds.svg into the report directory.
 
 Only the standard library is used. Without --server-bin (or when the binary is missing) it runs
 etcd and nginx alone, which is how it was developed before the server existed.
@@ -333,6 +336,8 @@ def write_report(report_dir, results, workloads, names, info, args):
           f"loadavg at start {' '.join(f'{x:.2f}' for x in info['loadavg'])}, at end "
           f"{' '.join(f'{x:.2f}' for x in end_info['loadavg'])}. Load generator and servers "
           "share the machine; nothing is pinned.",
+          "Each workload runs on freshly started servers (new data directories, nothing left "
+          "from earlier workloads); nginx stays up for the whole run.",
           f"Rounds: {args.rounds} x {args.duration} s (+{args.warmup} s warmup) per server, "
           "servers alternating; a ratio is the median of the per-round ratios "
           "(etcetera/etcd; CPU: etcd/etcetera). Watch rows: events delivered per second, "
@@ -397,52 +402,85 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("side_by_side: terminated"))
     info = machine_info()
     tmp = tempfile.mkdtemp(prefix="etcetera-sbs-")
-    servers = []
+    have_ets = bool(args.server_bin and os.path.exists(args.server_bin))
+    if not have_ets:
+        print("side_by_side: no etcetera binary; measuring etcd and nginx only",
+              file=sys.stderr)
+    nginx, servers = None, []
     try:
-        etcd = Server("etcd", tmp)
-        etcd.start_etcd_like(args.etcd_bin)
-        servers.append(etcd)
-        if args.server_bin and os.path.exists(args.server_bin):
-            ets = Server("etcetera", tmp)
-            ets.start_etcd_like(args.server_bin)
-            servers.append(ets)
-        else:
-            print("side_by_side: no etcetera binary; measuring etcd and nginx only",
-                  file=sys.stderr)
-        nginx = None
+        # nginx holds no state, so one instance serves the whole run.
         if "read" in workloads and os.path.exists(args.nginx_bin):
             nginx = Server("nginx", tmp)
             nginx.start_nginx(args.nginx_bin)
-        names = [s.name for s in servers] + (["nginx"] if nginx else [])
+        names = ["etcd"] + (["etcetera"] if have_ets else []) + (["nginx"] if nginx else [])
         results = {}
         for wl in workloads:
-            results[wl] = {}
-            for s in servers:
-                run_bench(args.bench_bin, s, WORKLOADS[wl], 1, 0, "only")
-            targets = servers + ([nginx] if nginx and wl == "read" else [])
-            duration = max(args.duration, args.watch_duration) if wl.startswith("watch") \
-                else args.duration
-            for r in range(args.rounds):
-                order = targets if r % 2 == 0 else list(reversed(targets))
-                for s in order:
-                    res = run_bench(args.bench_bin, s, WORKLOADS[wl], duration,
-                                    args.warmup, "no")
-                    results[wl].setdefault(s.name, []).append(res)
-                    print(f"{wl:15s} round {r + 1} {s.name:9s} {res['ops_per_s']:10.0f}/s "
-                          f"p99 {res['p99_us'] / 1e3:8.2f} ms  cpu "
-                          f"{res.get('server_cpu_us_per_op', 0):7.1f} us/op  load "
-                          f"{os.getloadavg()[0]:.1f}", file=sys.stderr)
+            # Every workload gets freshly started servers with empty data directories, so that
+            # what one workload leaves behind (keys, history, watcher tables, heap) does not
+            # show in the next one's throughput or RSS.
+            wl_tmp = os.path.join(tmp, wl)
+            os.makedirs(wl_tmp)
+            servers = fresh_servers(args, wl_tmp, have_ets)
+            try:
+                results[wl] = run_workload(args, wl, servers, nginx)
+            finally:
+                stop_servers(servers, report_dir, wl)
+                servers = []
+                shutil.rmtree(wl_tmp, ignore_errors=True)
             # Keep a report of what is done so far, should the run be cut short.
             write_report(report_dir, results, list(results), names, info, args)
         print(write_report(report_dir, results, workloads, names, info, args))
         print(f"\nreport: {report_dir}/report.md", file=sys.stderr)
     finally:
-        for s in servers + ([nginx] if "nginx" in dir() and nginx else []):
-            s.stop()
-            if s.log:  # keep the servers' logs beside the report
-                shutil.copy(s.log.name, report_dir)
+        stop_servers(servers + ([nginx] if nginx else []), report_dir, None)
         shutil.rmtree(tmp, ignore_errors=True)
 
+
+def fresh_servers(args, tmp, have_ets):
+    """Starts etcd and (when built) etcetera on new ports with new data directories in tmp."""
+    servers = []
+    try:
+        etcd = Server("etcd", tmp)
+        servers.append(etcd)
+        etcd.start_etcd_like(args.etcd_bin)
+        if have_ets:
+            ets = Server("etcetera", tmp)
+            servers.append(ets)
+            ets.start_etcd_like(args.server_bin)
+    except BaseException:
+        stop_servers(servers, None, None)
+        raise
+    return servers
+
+
+def stop_servers(servers, report_dir, wl):
+    """Stops the servers and keeps their logs beside the report (named after the workload)."""
+    for s in servers:
+        s.stop()
+        if report_dir and s.log and os.path.exists(s.log.name):
+            name = f"{wl}-{s.name}.log" if wl else os.path.basename(s.log.name)
+            shutil.copy(s.log.name, os.path.join(report_dir, name))
+
+
+def run_workload(args, wl, servers, nginx):
+    """Sets the workload up on every server, then runs its rounds alternately; returns
+    {server name: [per-round result]}."""
+    res_by_server = {}
+    for s in servers:
+        run_bench(args.bench_bin, s, WORKLOADS[wl], 1, 0, "only")
+    targets = servers + ([nginx] if nginx and wl == "read" else [])
+    duration = max(args.duration, args.watch_duration) if wl.startswith("watch") \
+        else args.duration
+    for r in range(args.rounds):
+        order = targets if r % 2 == 0 else list(reversed(targets))
+        for s in order:
+            res = run_bench(args.bench_bin, s, WORKLOADS[wl], duration, args.warmup, "no")
+            res_by_server.setdefault(s.name, []).append(res)
+            print(f"{wl:15s} round {r + 1} {s.name:9s} {res['ops_per_s']:10.0f}/s "
+                  f"p99 {res['p99_us'] / 1e3:8.2f} ms  cpu "
+                  f"{res.get('server_cpu_us_per_op', 0):7.1f} us/op  load "
+                  f"{os.getloadavg()[0]:.1f}", file=sys.stderr)
+    return res_by_server
 
 if __name__ == "__main__":
     main()
