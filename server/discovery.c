@@ -17,12 +17,17 @@
  * the bootstrap with etcd's message. The gets and the create carry etcd's 5 s request timeout;
  * the watches have none. Requests never use the environment's proxies, only --discovery-proxy.
  *
+ * libcurl is loaded with dlopen() on the first bootstrap, not linked: a member that does not use
+ * discovery never maps it and what it drags in (GnuTLS, LDAP, Kerberos, ...), some 8 MB of
+ * resident pages. Once loaded it stays loaded.
+ *
  * Thread: main, before any other thread of ours exists. All memory is freed before returning.
  */
 #include "server/discovery.h"
 
 #include <ctype.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -43,11 +48,29 @@
 #include "core/jsonread.h"
 #include "core/log.h"
 
-#define DISC_REQUEST_TIMEOUT_MS 5000        /* etcd's client.DefaultRequestTimeout */
-#define DISC_DIAL_TIMEOUT_MS    30000       /* etcd's discovery transport dial timeout */
-#define DISC_BACKOFF_SHIFT_MAX  8           /* back-off stops doubling at 2^8 s */
-#define DISC_BODY_BYTES_MAX     (64u << 20) /* a larger answer is not a registry */
-#define DISC_REDIRECTS_MAX      10L         /* etcd's client follows up to 10 */
+#define DISC_REQUEST_TIMEOUT_MS 5000           /* etcd's client.DefaultRequestTimeout */
+#define DISC_DIAL_TIMEOUT_MS    30000          /* etcd's discovery transport dial timeout */
+#define DISC_BACKOFF_SHIFT_MAX  8              /* back-off stops doubling at 2^8 s */
+#define DISC_BODY_BYTES_MAX     (64u << 20)    /* a larger answer is not a registry */
+#define DISC_REDIRECTS_MAX      10L            /* etcd's client follows up to 10 */
+#define DISC_LIBCURL            "libcurl.so.4" /* soname of libcurl 7.16 and later */
+
+/* The libcurl functions discovery calls, resolved from DISC_LIBCURL by curl_load(). */
+struct disc_curl {
+    CURLcode (*global_init)(long flags);
+    void (*global_cleanup)(void);
+    CURL *(*easy_init)(void);
+    void (*easy_cleanup)(CURL *curl);
+    void (*easy_reset)(CURL *curl);
+    CURLcode (*easy_setopt)(CURL *curl, CURLoption option, ...);
+    CURLcode (*easy_perform)(CURL *curl);
+    CURLcode (*easy_getinfo)(CURL *curl, CURLINFO info, ...);
+    const char *(*easy_strerror)(CURLcode code);
+    struct curl_slist *(*slist_append)(struct curl_slist *list, const char *s);
+    void (*slist_free_all)(struct curl_slist *list);
+};
+
+static struct disc_curl cu; /* set by curl_load(), read-only afterwards */
 
 /* What one request came to, as etcd's v2 client sorts outcomes. */
 enum disc_outcome {
@@ -358,9 +381,9 @@ static void curl_cause(struct disc *d, CURLcode rc)
     long os_errno = 0;
     char *ip = NULL;
     long port = 0;
-    curl_easy_getinfo(d->curl, CURLINFO_OS_ERRNO, &os_errno);
-    curl_easy_getinfo(d->curl, CURLINFO_PRIMARY_IP, &ip);
-    curl_easy_getinfo(d->curl, CURLINFO_PRIMARY_PORT, &port);
+    cu.easy_getinfo(d->curl, CURLINFO_OS_ERRNO, &os_errno);
+    cu.easy_getinfo(d->curl, CURLINFO_PRIMARY_IP, &ip);
+    cu.easy_getinfo(d->curl, CURLINFO_PRIMARY_PORT, &port);
     const char *pfx = d->proxy ? "proxyconnect tcp: " : "";
     struct et_buf where = ET_BUF_INIT;
     if (ip != NULL && ip[0] != '\0' && port > 0)
@@ -395,7 +418,7 @@ static void curl_cause(struct disc *d, CURLcode rc)
         et_buf_append_str(&d->err, "unexpected EOF");
         break;
     default:
-        et_buf_printf(&d->err, "%s", curl_easy_strerror(rc));
+        et_buf_printf(&d->err, "%s", cu.easy_strerror(rc));
         break;
     }
     et_buf_free(&where);
@@ -465,34 +488,34 @@ static enum disc_outcome disc_request(struct disc *d, const char *method, const 
     et_buf_reset(&d->body);
     d->hdr_index = 0;
     d->body_overflow = false;
-    curl_easy_reset(d->curl);
-    curl_easy_setopt(d->curl, CURLOPT_URL, url.data);
-    curl_easy_setopt(d->curl, CURLOPT_PROXY, d->proxy ? d->proxy : "");
-    curl_easy_setopt(d->curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(d->curl, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(d->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)DISC_DIAL_TIMEOUT_MS);
-    curl_easy_setopt(d->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(d->curl, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(d->curl, CURLOPT_MAXREDIRS, DISC_REDIRECTS_MAX);
-    curl_easy_setopt(d->curl, CURLOPT_POSTREDIR, (long)CURL_REDIR_POST_ALL);
-    curl_easy_setopt(d->curl, CURLOPT_USERAGENT, "Go-http-client/1.1");
-    curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, d);
-    curl_easy_setopt(d->curl, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(d->curl, CURLOPT_HEADERDATA, d);
+    cu.easy_reset(d->curl);
+    cu.easy_setopt(d->curl, CURLOPT_URL, url.data);
+    cu.easy_setopt(d->curl, CURLOPT_PROXY, d->proxy ? d->proxy : "");
+    cu.easy_setopt(d->curl, CURLOPT_NOSIGNAL, 1L);
+    cu.easy_setopt(d->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+    cu.easy_setopt(d->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)DISC_DIAL_TIMEOUT_MS);
+    cu.easy_setopt(d->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+    cu.easy_setopt(d->curl, CURLOPT_FOLLOWLOCATION, 1L);
+    cu.easy_setopt(d->curl, CURLOPT_MAXREDIRS, DISC_REDIRECTS_MAX);
+    cu.easy_setopt(d->curl, CURLOPT_POSTREDIR, (long)CURL_REDIR_POST_ALL);
+    cu.easy_setopt(d->curl, CURLOPT_USERAGENT, "Go-http-client/1.1");
+    cu.easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, on_body);
+    cu.easy_setopt(d->curl, CURLOPT_WRITEDATA, d);
+    cu.easy_setopt(d->curl, CURLOPT_HEADERFUNCTION, on_header);
+    cu.easy_setopt(d->curl, CURLOPT_HEADERDATA, d);
     if (body != NULL) {
-        hdrs = curl_slist_append(hdrs, "Content-Type: application/x-www-form-urlencoded");
-        curl_easy_setopt(d->curl, CURLOPT_HTTPHEADER, hdrs);
-        curl_easy_setopt(d->curl, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(d->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+        hdrs = cu.slist_append(hdrs, "Content-Type: application/x-www-form-urlencoded");
+        cu.easy_setopt(d->curl, CURLOPT_HTTPHEADER, hdrs);
+        cu.easy_setopt(d->curl, CURLOPT_POSTFIELDS, body);
+        cu.easy_setopt(d->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
     }
-    curl_easy_setopt(d->curl, CURLOPT_CUSTOMREQUEST, method);
+    cu.easy_setopt(d->curl, CURLOPT_CUSTOMREQUEST, method);
     et_debug("discovery: %s %s", method, url.data);
-    CURLcode rc = curl_easy_perform(d->curl);
-    curl_slist_free_all(hdrs);
+    CURLcode rc = cu.easy_perform(d->curl);
+    cu.slist_free_all(hdrs);
     et_buf_free(&url);
     long status = 0;
-    curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &status);
+    cu.easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &status);
     r->etcd_index = d->hdr_index;
     if (rc == CURLE_OPERATION_TIMEDOUT && timeout_ms > 0) {
         r->timed_out = true;
@@ -887,7 +910,7 @@ static int discover(struct disc *d, const struct et_config *cfg, uint64_t self_i
     if (!disc_parse_url(d, cfg->discovery) || !disc_set_proxy(d, cfg->discovery_proxy))
         return -1;
     d->self_key = path_join(d->cluster, idhex);
-    d->curl = curl_easy_init();
+    d->curl = cu.easy_init();
     if (d->curl == NULL) {
         et_buf_append_str(&d->err, "cannot initialise libcurl");
         return -1;
@@ -900,6 +923,51 @@ static int discover(struct disc *d, const struct et_config *cfg, uint64_t self_i
     enum disc_outcome o = join_cluster(d, contents.data ? contents.data : "", out);
     et_buf_free(&contents);
     return o == DISC_OK ? 0 : -1;
+}
+
+/* Resolves one symbol of libcurl into *@slot; false (with the reason logged) when missing. */
+static bool curl_sym(void *lib, const char *name, void *slot)
+{
+    void *f = dlsym(lib, name);
+    if (f == NULL) {
+        et_error("etcdmain: discovery needs %s, which lacks %s: %s", DISC_LIBCURL, name, dlerror());
+        return false;
+    }
+    memcpy(slot, &f, sizeof(f)); /* POSIX: a data pointer from dlsym() converts to a function */
+    return true;
+}
+
+/* Loads libcurl and fills cu; 0, or -1 with the reason logged. */
+static int curl_load(void)
+{
+    static bool loaded;
+    if (loaded)
+        return 0;
+    void *lib = dlopen(DISC_LIBCURL, RTLD_NOW | RTLD_LOCAL);
+    if (lib == NULL) {
+        et_error("etcdmain: discovery needs libcurl, which cannot be loaded (%s); install it "
+                 "(Debian: apt-get install libcurl4)",
+                 dlerror());
+        return -1;
+    }
+    struct disc_curl c;
+    if (!curl_sym(lib, "curl_global_init", &c.global_init) ||
+        !curl_sym(lib, "curl_global_cleanup", &c.global_cleanup) ||
+        !curl_sym(lib, "curl_easy_init", &c.easy_init) ||
+        !curl_sym(lib, "curl_easy_cleanup", &c.easy_cleanup) ||
+        !curl_sym(lib, "curl_easy_reset", &c.easy_reset) ||
+        !curl_sym(lib, "curl_easy_setopt", &c.easy_setopt) ||
+        !curl_sym(lib, "curl_easy_perform", &c.easy_perform) ||
+        !curl_sym(lib, "curl_easy_getinfo", &c.easy_getinfo) ||
+        !curl_sym(lib, "curl_easy_strerror", &c.easy_strerror) ||
+        !curl_sym(lib, "curl_slist_append", &c.slist_append) ||
+        !curl_sym(lib, "curl_slist_free_all", &c.slist_free_all)) {
+        dlclose(lib);
+        return -1;
+    }
+    cu = c;
+    loaded = true; /* never unloaded: libcurl's TLS backend may keep exit handlers */
+    return 0;
 }
 
 int discovery_bootstrap(struct et_config *cfg, uint64_t self_id)
@@ -916,6 +984,8 @@ int discovery_bootstrap(struct et_config *cfg, uint64_t self_id)
         return 0;
     }
     et_buf_free(&wal);
+    if (curl_load() != 0)
+        return -1;
 
     /* main() blocks SIGINT/SIGTERM for its sigwait(); the waits below may last forever, so
      * let those signals end the process meanwhile (as they end etcd). */
@@ -924,7 +994,7 @@ int discovery_bootstrap(struct et_config *cfg, uint64_t self_id)
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    cu.global_init(CURL_GLOBAL_DEFAULT);
 
     struct disc d = { .fail = DISC_FAIL_OTHER };
     char *cluster = NULL;
@@ -943,7 +1013,7 @@ int discovery_bootstrap(struct et_config *cfg, uint64_t self_id)
     }
     et_free(cluster);
     if (d.curl)
-        curl_easy_cleanup(d.curl);
+        cu.easy_cleanup(d.curl);
     et_free(d.endpoint);
     et_free(d.shown_url);
     et_free(d.scheme_err);
@@ -952,7 +1022,7 @@ int discovery_bootstrap(struct et_config *cfg, uint64_t self_id)
     et_free(d.proxy);
     et_buf_free(&d.err);
     et_buf_free(&d.body);
-    curl_global_cleanup();
+    cu.global_cleanup();
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     return ret;
 }

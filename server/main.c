@@ -16,13 +16,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/sha.h>
-
 #include "api/api.h"
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/sha1.h"
 #include "net/net.h"
 #include "net/peer.h"
 #include "raft/node.h"
@@ -193,7 +192,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static uint64_t be64(const unsigned char *p)
+static uint64_t be64(const uint8_t *p)
 {
     uint64_t v = 0;
     for (int i = 0; i < 8; i++)
@@ -204,7 +203,7 @@ static uint64_t be64(const unsigned char *p)
 /* etcd's member ID: SHA-1 over the sorted peer URLs joined, then the cluster token. */
 static uint64_t member_id(const struct et_strlist *peer_urls, const char *token)
 {
-    unsigned char md[SHA_DIGEST_LENGTH];
+    uint8_t md[ET_SHA1_LEN];
     struct et_buf b = ET_BUF_INIT;
     char **urls = et_calloc(peer_urls->count + 1, sizeof(char *));
     if (peer_urls->count)
@@ -213,7 +212,7 @@ static uint64_t member_id(const struct et_strlist *peer_urls, const char *token)
     for (size_t i = 0; i < peer_urls->count; i++)
         et_buf_append_str(&b, urls[i]);
     et_buf_append_str(&b, token);
-    SHA1((const unsigned char *)b.data, b.len, md);
+    et_sha1(b.data, b.len, md);
     et_buf_free(&b);
     et_free(urls);
     return be64(md);
@@ -228,13 +227,13 @@ static int cmp_u64(const void *a, const void *b)
 /* etcd's cluster ID: SHA-1 over the sorted member IDs as big-endian 64-bit numbers. */
 static uint64_t cluster_id(uint64_t *ids, size_t n)
 {
-    unsigned char md[SHA_DIGEST_LENGTH];
-    unsigned char *b = et_alloc(8 * n + 1);
+    uint8_t md[ET_SHA1_LEN];
+    uint8_t *b = et_alloc(8 * n + 1);
     qsort(ids, n, sizeof(*ids), cmp_u64);
     for (size_t i = 0; i < n; i++)
         for (int k = 0; k < 8; k++)
-            b[8 * i + (size_t)k] = (unsigned char)(ids[i] >> (56 - 8 * k));
-    SHA1(b, 8 * n, md);
+            b[8 * i + (size_t)k] = (uint8_t)(ids[i] >> (56 - 8 * k));
+    et_sha1(b, 8 * n, md);
     et_free(b);
     return be64(md);
 }
