@@ -628,12 +628,12 @@ static void keys_watch(struct api *a, struct api_reactor *r, h2o_req_t *req,
     wt->hup = a->cfg.host.hup_watch ? a->cfg.host.hup_watch(req, on_hangup, wt) : NULL;
     if (hist) {
         stream_send(wt, hist); /* takes our reference */
-    } else if (wt->chunked) {
+    } else if (wt->chunked || req->version >= 0x200) {
         wt->sending = true; /* flush the headers now, as etcd does */
         h2o_send(req, NULL, 0, H2O_SEND_STATE_IN_PROGRESS);
     }
-    /* HTTP/1.0 and HTTP/2: h2o sends the headers with the first event (an empty send would
-     * never be acknowledged by proceed() there). */
+    /* HTTP/1.0: h2o sends the headers with the first event (an empty send would never be
+     * acknowledged by proceed() there). HTTP/2 flushes them as a HEADERS frame and proceeds. */
 }
 
 void api__watch_shutdown(struct api *a, struct api_reactor *r)

@@ -1086,6 +1086,7 @@ static void node_cancel_all(struct raft_node *n)
 static void *node_main(void *arg)
 {
     struct raft_node *n = arg;
+    pthread_setname_np(pthread_self(), "raft");
     n->next_tick_ns = et_mono_ns() + (int64_t)n->cfg.tick_ms * ET_NS_PER_MSEC;
     while (!__atomic_load_n(&n->stopping, __ATOMIC_ACQUIRE)) {
         bool more = et_mpsc_count(&n->props) > 0 && n->phold.n == 0;

@@ -85,3 +85,52 @@ def test_etcdctl_over_tls(tls_server):
     r = subprocess.run(["etcdctl", "--endpoints", url, "--ca-file", cert, "get", "/t"],
                        capture_output=True, env=env, timeout=20)
     assert r.stdout == b"v\n"
+
+
+def test_etcdctl_watch_over_tls_waits_for_a_late_event(tls_server):
+    """Over https etcdctl speaks HTTP/2 (ALPN): the watch's headers must come at once, or the
+    client's per-request header timeout (1 s) fails the watch before the event arrives."""
+    url, cert = tls_server
+    env = dict(os.environ, ETCDCTL_API="2")
+    watch = subprocess.Popen(["etcdctl", "--endpoints", url, "--ca-file", cert, "watch", "/late"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        time.sleep(2.5)
+        assert watch.poll() is None, watch.stderr.read()
+        r = subprocess.run(["etcdctl", "--endpoints", url, "--ca-file", cert, "set", "/late", "x"],
+                           capture_output=True, env=env, timeout=20)
+        assert r.returncode == 0, r.stderr
+        out, err = watch.communicate(timeout=20)
+        assert watch.returncode == 0, err
+        assert out == b"x\n"
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+            watch.wait()
+
+
+def test_http2_long_poll_sends_its_headers_at_once(tls_server):
+    """A parked watch over HTTP/2 answers its headers before any event, as over HTTP/1.1."""
+    url, cert = tls_server
+    r = subprocess.run(["curl", "-s", "--http2", "--cacert", cert, "-D", "-", "--max-time", "2",
+                        url + "/v2/keys/h2watch?wait=true"], capture_output=True)
+    assert r.returncode == 28, r  # the watch is still parked when curl gives up
+    head = r.stdout.decode().lower()
+    assert head.startswith("http/2 200"), head
+    assert "x-etcd-index:" in head
+
+
+def test_http2_long_poll_gets_a_later_event(tls_server):
+    url, cert = tls_server
+    watch = subprocess.Popen(["curl", "-s", "--http2", "--cacert", cert, "--max-time", "10",
+                              url + "/v2/keys/h2late?wait=true"], stdout=subprocess.PIPE)
+    try:
+        time.sleep(1)
+        curl("--http2", "--cacert", cert, "-XPUT", url + "/v2/keys/h2late", "-d", "value=z")
+        out, _ = watch.communicate(timeout=15)
+        assert watch.returncode == 0
+        assert b'"action":"set"' in out and b'"value":"z"' in out
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+            watch.wait()
