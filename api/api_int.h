@@ -117,6 +117,7 @@ struct api_write {
     struct api_reactor *reactor;
     struct api_guard *guard; /* NULL once the request went away */
     h2o_req_t *req;          /* NULL when the client is gone */
+    void *hup;               /* host.hup_watch() while the proposal is out (valid while req) */
     struct et_buf entry;     /* the encoded store command */
     bool no_value;           /* noValueOnSuccess */
     uint8_t kind;            /* enum api_write_kind */

@@ -151,6 +151,10 @@ static void write_complete(struct api_write *w)
     struct api *a = w->api;
     h2o_req_t *req = w->req;
 
+    if (req && w->hup)
+        a->cfg.host.hup_cancel(w->hup); /* the connection (which owns it) is still there */
+    w->hup = NULL;
+
     if (req == NULL) {
         write_free(w);
         return;
@@ -215,6 +219,12 @@ bool api__is_write_proposal(struct raft_proposal *p)
     return p->done == write_failed;
 }
 
+/* The client left while its write was out: the answer finds a closed connection. */
+static void write_hangup(void *data)
+{
+    ((struct api_write *)data)->hup = NULL;
+}
+
 void api__propose(struct api *a, struct api_reactor *r, h2o_req_t *req, const struct store_cmd *cmd,
                   uint8_t kind, bool no_value)
 {
@@ -236,7 +246,12 @@ void api__propose(struct api *a, struct api_reactor *r, h2o_req_t *req, const st
         raft_node_propose(a->node, &w->proposal) != 0) {
         w->err = __atomic_load_n(&a->stopping, __ATOMIC_ACQUIRE) ? -ECANCELED : -EAGAIN;
         write_complete(w);
+        return;
     }
+    /* Keeps the socket's read interest while the write is out (h2o would drop it and take it
+     * back when answering: two epoll_ctl calls per write). */
+    if (a->cfg.host.hup_watch)
+        w->hup = a->cfg.host.hup_watch(req, write_hangup, w);
 }
 
 /* Absolute expiration for a ttl in seconds; ttls past int64 nanoseconds are permanent (Q8). */
