@@ -5,9 +5,18 @@
  * and poll(2): peer traffic is a handful of connections, so a ring per peer would buy nothing.
  * Each peer moves through
  *
- *     IDLE (no socket) ──queue not empty, backoff over──► CONNECTING ──► READY
+ *     IDLE (no socket) ──queue not empty, backoff over──► CONNECTING ──► [HANDSHAKE] ──► READY
  *     READY ──queue not empty──► SENDING (writev header + body) ──► WAITING (read the answer)
  *     WAITING ──2xx──► READY            any error or timeout ──► IDLE (batch dropped, backoff)
+ *
+ * https peers: HANDSHAKE runs SSL_connect() on the non-blocking socket, and SENDING / WAITING
+ * go through SSL_write / SSL_read instead of writev / read. Whenever OpenSSL wants the socket
+ * readable or writable (SSL_ERROR_WANT_READ / WANT_WRITE, in any state: TLS 1.3 may read while
+ * writing) the peer's poll events follow (peer->want) and the same step is retried when poll
+ * says so. A TLS failure (handshake refused, certificate rejected by either side) takes the
+ * ordinary failure path (backoff) and is logged with the peer URL and OpenSSL's reason. The
+ * SSL_CTX is made once: at start when certificate files are configured (so bad files fail the
+ * start), else on the first https connection (OpenSSL is not initialised for http clusters).
  *
  * Batching: while a request is in flight, new messages pile up in the queue and leave as the
  * next request, so the number of requests per second adapts to the round trip, not to the
@@ -20,6 +29,7 @@
  */
 #include "net/peer.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -36,20 +46,26 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
 
-#define PEERS_MAX      64u
-#define RESP_HEAD_MAX  4096u
-#define BACKOFF_MIN_MS 20u
-#define STATS_MIN_INIT 9223372036854775808.0 /* 2^63, etcd's "no sample yet" */
+#define PEERS_MAX        64u
+#define RESP_HEAD_MAX    4096u
+#define BACKOFF_MIN_MS   20u
+#define STATS_MIN_INIT   9223372036854775808.0 /* 2^63, etcd's "no sample yet" */
+#define TLS_LOG_EVERY_NS (10 * ET_NS_PER_SEC)  /* one TLS failure line per peer per 10 s */
 
 enum peer_state {
     PEER_IDLE,
     PEER_CONNECTING,
+    PEER_HANDSHAKE, /* https: SSL_connect() in progress */
     PEER_READY,
     PEER_SENDING,
     PEER_WAITING,
@@ -59,6 +75,7 @@ struct net_peer {
     uint64_t id;
     char *host; /* guarded by the mutex */
     char *port;
+    bool tls;                    /* guarded: an https URL */
     bool addr_changed;           /* guarded: reconnect to the new address */
     bool removed;                /* guarded: the thread frees it */
     struct et_buf queue;         /* guarded: frames waiting */
@@ -69,6 +86,13 @@ struct net_peer {
     /* thread only */
     enum peer_state state;
     int fd;
+    SSL *ssl;           /* https: the connection's TLS state, NULL otherwise */
+    short want;         /* poll events OpenSSL asked for (0: those of the state) */
+    char url[300];      /* the URL connected to (for log lines) */
+    char host_now[256]; /* its host, checked against the certificate */
+    bool tls_now;       /* it is an https URL */
+    bool answered;      /* this connection has had an answer */
+    int64_t tls_logged_ns;
     int64_t retry_ns; /* IDLE: no connect before this */
     uint32_t backoff_ms;
     int64_t deadline_ns; /* CONNECTING / SENDING / WAITING must end before this */
@@ -89,7 +113,97 @@ struct net_peers {
     int wake_pending; /* atomic */
     int stopping;     /* atomic */
     pthread_t thread;
+    SSL_CTX *ssl_ctx; /* https peers: made at start or by the thread, freed at stop */
 };
+
+/* ---- TLS (client side) ------------------------------------------------------------------- */
+
+/*
+ * The client context for https peers, as etcd 3.4's peer transport (pkg/transport TLSInfo
+ * ClientConfig): TLS 1.2 or later; the member's --peer-cert-file/--peer-key-file are offered as
+ * client certificate; the server's certificate must chain to --peer-trusted-ca-file, or, without
+ * one, to the system's CAs (Go's default roots: etcd does not skip the check when no CA is
+ * given); only --peer-auto-tls without certificate files (etcd's self-signed case) skips it.
+ * Returns NULL after logging why.
+ */
+static SSL_CTX *tls_client_ctx(const struct net_peer_tls *t)
+{
+    char why[256];
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (ctx == NULL)
+        goto fail;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF); /* a bare close is an EOF */
+#endif
+    if (t->cert_file != NULL && t->key_file != NULL &&
+        (SSL_CTX_use_certificate_chain_file(ctx, t->cert_file) != 1 ||
+         SSL_CTX_use_PrivateKey_file(ctx, t->key_file, SSL_FILETYPE_PEM) != 1 ||
+         SSL_CTX_check_private_key(ctx) != 1))
+        goto fail;
+    if (t->skip_verify) {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+        return ctx;
+    }
+    if (t->trusted_ca_file ? SSL_CTX_load_verify_locations(ctx, t->trusted_ca_file, NULL) != 1
+                           : SSL_CTX_set_default_verify_paths(ctx) != 1)
+        goto fail;
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    return ctx;
+fail:
+    ERR_error_string_n(ERR_get_error(), why, sizeof(why));
+    ERR_clear_error();
+    et_error("peer: cannot set up TLS for https peers (cert %s, key %s, trusted CA %s): %s",
+             t->cert_file ? t->cert_file : "-", t->key_file ? t->key_file : "-",
+             t->trusted_ca_file ? t->trusted_ca_file : "(system)", why);
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+/* A client connection on connected socket @fd to @host (an IP or a DNS name), whose certificate
+ * must name @host unless the context skips verification. NULL when OpenSSL cannot make one. */
+static SSL *tls_conn_new(SSL_CTX *ctx, int fd, const char *host)
+{
+    unsigned char addr[16];
+    bool ip = inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+    SSL *ssl = SSL_new(ctx);
+    if (ssl == NULL)
+        return NULL;
+    if (SSL_set_fd(ssl, fd) != 1 || (!ip && SSL_set_tlsext_host_name(ssl, host) != 1)) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    if (SSL_CTX_get_verify_mode(ctx) != SSL_VERIFY_NONE) {
+        X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
+        if ((ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, host)
+                : X509_VERIFY_PARAM_set1_host(vp, host, 0)) != 1) {
+            SSL_free(ssl);
+            return NULL;
+        }
+    }
+    SSL_set_connect_state(ssl);
+    return ssl;
+}
+
+/* Why the TLS call on @ssl failed with SSL_get_error() = @e (errno @sys): the certificate check's
+ * verdict, else OpenSSL's error queue, else the system error. Clears the error queue. */
+static void tls_reason(SSL *ssl, int e, int sys, char *out, size_t n)
+{
+    long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+    unsigned long err = ERR_peek_last_error();
+    if (vr != X509_V_OK)
+        snprintf(out, n, "certificate verify failed: %s", X509_verify_cert_error_string(vr));
+    else if (err != 0)
+        ERR_error_string_n(err, out, n);
+    else if (e == SSL_ERROR_SYSCALL && sys != 0)
+        snprintf(out, n, "%s", strerror(sys));
+    else if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN)
+        snprintf(out, n, "connection closed by the peer during TLS");
+    else
+        snprintf(out, n, "TLS error %d", e);
+    ERR_clear_error();
+}
 
 /* ---- framing ------------------------------------------------------------------------------ */
 
@@ -156,9 +270,10 @@ int net_peers_set(struct net_peers *p, uint64_t id, const char *url)
         et_error("peer: cannot use peer URL %s of member %" PRIx64 ": %s", url, id, err);
         return -EINVAL;
     }
-    if (strcmp(u.scheme, "http") != 0 || u.port[0] == '\0') {
-        et_error("peer: cannot use peer URL %s of member %" PRIx64 ": only http://host:port is "
-                 "supported",
+    bool tls = strcmp(u.scheme, "https") == 0;
+    if ((!tls && strcmp(u.scheme, "http") != 0) || u.port[0] == '\0') {
+        et_error("peer: cannot use peer URL %s of member %" PRIx64 ": only http://host:port and "
+                 "https://host:port are supported",
                  url, id);
         et_url_free(&u);
         return -EINVAL;
@@ -175,12 +290,15 @@ int net_peers_set(struct net_peers *p, uint64_t id, const char *url)
         peer->stats.min_ms = STATS_MIN_INIT;
         peer->host = et_strdup(u.host);
         peer->port = et_strdup(u.port);
+        peer->tls = tls;
         p->peers[p->peer_count++] = peer;
-    } else if (strcmp(peer->host, u.host) != 0 || strcmp(peer->port, u.port) != 0) {
+    } else if (strcmp(peer->host, u.host) != 0 || strcmp(peer->port, u.port) != 0 ||
+               peer->tls != tls) {
         et_free(peer->host);
         et_free(peer->port);
         peer->host = et_strdup(u.host);
         peer->port = et_strdup(u.port);
+        peer->tls = tls;
         peer->addr_changed = true;
     }
     pthread_mutex_unlock(&p->lock);
@@ -235,11 +353,21 @@ bool net_peers_stats(struct net_peers *p, uint64_t id, struct net_peer_stats *ou
 
 /* ---- the thread ------------------------------------------------------------------------- */
 
-static void peer_close(struct net_peer *peer)
+/* Closes the socket and its TLS state (no close_notify: the peer reads an EOF either way). */
+static void conn_close(struct net_peer *peer)
 {
+    if (peer->ssl)
+        SSL_free(peer->ssl);
+    peer->ssl = NULL;
     if (peer->fd >= 0)
         close(peer->fd);
     peer->fd = -1;
+    peer->want = 0;
+}
+
+static void peer_close(struct net_peer *peer)
+{
+    conn_close(peer);
     peer->state = PEER_IDLE;
     et_buf_reset(&peer->in);
 }
@@ -265,16 +393,90 @@ static void peer_fail(struct net_peers *p, struct net_peer *peer, const char *wh
     peer->retry_ns = now + (int64_t)peer->backoff_ms * ET_NS_PER_MSEC;
 }
 
+/* A TLS call on an https peer failed (SSL_get_error() = @e, errno @sys): log why (at most once
+ * per TLS_LOG_EVERY_NS per peer, the reconnections repeat it), then the ordinary failure path. */
+static void peer_fail_tls(struct net_peers *p, struct net_peer *peer, const char *what, int e,
+                          int sys)
+{
+    char why[256];
+    tls_reason(peer->ssl, e, sys, why, sizeof(why));
+    int64_t now = et_mono_ns();
+    if (peer->tls_logged_ns == 0 || now - peer->tls_logged_ns >= TLS_LOG_EVERY_NS) {
+        peer->tls_logged_ns = now;
+        /* TLS 1.3 servers check the client certificate after the client's handshake is over:
+         * a refusal shows as the first request failing, often as a plain reset */
+        bool hint = peer->state != PEER_HANDSHAKE && !peer->answered && e == SSL_ERROR_SYSCALL;
+        et_warn("peer: %s with member %" PRIx64 " at %s failed: %s%s", what, peer->id, peer->url,
+                why,
+                hint ? " (first request after the TLS handshake: the peer may have refused "
+                       "this member's certificate)"
+                     : "");
+    }
+    peer_fail(p, peer, what, EPROTO);
+}
+
+/*
+ * After an SSL call on @peer returned @r (<= 0 for SSL_connect, 0 for the _ex calls; errno was
+ * @sys): true when it only waits for the socket (peer->want set), false after failing the peer.
+ */
+static bool peer_tls_wait(struct net_peers *p, struct net_peer *peer, int r, int sys,
+                          const char *what)
+{
+    int e = SSL_get_error(peer->ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        peer->want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+        return true;
+    }
+    peer_fail_tls(p, peer, what, e, sys);
+    return false;
+}
+
+static void peer_handshake(struct net_peers *p, struct net_peer *peer)
+{
+    peer->want = 0;
+    ERR_clear_error();
+    int r = SSL_connect(peer->ssl);
+    if (r == 1)
+        peer->state = PEER_READY;
+    else
+        peer_tls_wait(p, peer, r, errno, "TLS handshake");
+}
+
+/* The TCP connection is up: READY, or for https the start of the TLS handshake. */
+static void peer_connected(struct net_peers *p, struct net_peer *peer)
+{
+    if (!peer->tls_now) {
+        peer->state = PEER_READY;
+        return;
+    }
+    if (p->ssl_ctx == NULL && (p->ssl_ctx = tls_client_ctx(&p->cfg.tls)) == NULL) {
+        peer_fail(p, peer, "TLS set-up", EINVAL);
+        return;
+    }
+    peer->ssl = tls_conn_new(p->ssl_ctx, peer->fd, peer->host_now);
+    if (peer->ssl == NULL) {
+        peer_fail_tls(p, peer, "TLS set-up", SSL_ERROR_SSL, 0);
+        return;
+    }
+    peer->answered = false;
+    peer->state = PEER_HANDSHAKE;
+    peer_handshake(p, peer);
+}
+
 static void peer_connect(struct net_peers *p, struct net_peer *peer)
 {
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *ai = NULL;
-    char host[256], port[16];
+    char port[16];
     pthread_mutex_lock(&p->lock);
-    snprintf(host, sizeof(host), "%s", peer->host);
+    snprintf(peer->host_now, sizeof(peer->host_now), "%s", peer->host);
+    peer->tls_now = peer->tls;
     snprintf(port, sizeof(port), "%s", peer->port);
+    bool v6 = strchr(peer->host, ':') != NULL;
+    snprintf(peer->url, sizeof(peer->url), "%s://%s%s%s:%s", peer->tls ? "https" : "http",
+             v6 ? "[" : "", peer->host, v6 ? "]" : "", peer->port);
     peer->addr_changed = false;
     pthread_mutex_unlock(&p->lock);
-    int ret = getaddrinfo(host, port, &hints, &ai);
+    int ret = getaddrinfo(peer->host_now, port, &hints, &ai);
     if (ret != 0 || ai == NULL) {
         peer_fail(p, peer, "resolving the address", EHOSTUNREACH);
         return;
@@ -290,11 +492,12 @@ static void peer_connect(struct net_peers *p, struct net_peer *peer)
     peer->fd = fd;
     peer->state = PEER_CONNECTING;
     peer->deadline_ns = et_mono_ns() + (int64_t)p->cfg.io_timeout_ms * ET_NS_PER_MSEC;
-    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-        peer->state = PEER_READY;
-    else if (errno != EINPROGRESS)
-        peer_fail(p, peer, "connect", errno);
+    ret = connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ? 0 : errno;
     freeaddrinfo(ai);
+    if (ret == 0)
+        peer_connected(p, peer);
+    else if (ret != EINPROGRESS)
+        peer_fail(p, peer, "connect", ret);
 }
 
 /* READY with work queued: take a batch of whole frames and build the request. */
@@ -346,6 +549,21 @@ static void peer_write(struct net_peers *p, struct net_peer *peer)
             peer->state = PEER_WAITING;
             return;
         }
+        if (peer->ssl) { /* one SSL_write per buffer, retried with the same bytes after WANT_* */
+            bool in_head = peer->out_off < peer->head.len;
+            const char *src = in_head ? peer->head.data + peer->out_off
+                                      : peer->body.data + (peer->out_off - peer->head.len);
+            size_t len = in_head ? peer->head.len - peer->out_off : total - peer->out_off;
+            size_t w = 0;
+            peer->want = 0;
+            ERR_clear_error();
+            if (SSL_write_ex(peer->ssl, src, len, &w) != 1) {
+                peer_tls_wait(p, peer, 0, errno, "sending");
+                return;
+            }
+            peer->out_off += w;
+            continue;
+        }
         struct iovec iov[2];
         int n = 0;
         if (peer->out_off < peer->head.len)
@@ -388,6 +606,7 @@ static void peer_acked(struct net_peers *p, struct net_peer *peer)
     pthread_mutex_unlock(&p->lock);
     peer->body_msgs = 0;
     peer->backoff_ms = 0;
+    peer->answered = true;
     et_buf_reset(&peer->body);
     et_buf_reset(&peer->in);
     peer->state = PEER_READY;
@@ -430,7 +649,26 @@ static void peer_read(struct net_peers *p, struct net_peer *peer)
 {
     for (;;) {
         char *dst = et_buf_reserve(&peer->in, 4096);
-        ssize_t r = read(peer->fd, dst, 4096);
+        ssize_t r;
+        if (peer->ssl) {
+            size_t got = 0;
+            peer->want = 0;
+            ERR_clear_error();
+            int ok = SSL_read_ex(peer->ssl, dst, 4096, &got), sys = errno;
+            int e = ok == 1 ? SSL_ERROR_NONE : SSL_get_error(peer->ssl, 0);
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+                peer->want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+                return; /* includes TLS 1.3 session tickets arriving on an idle connection */
+            }
+            if (e == SSL_ERROR_SSL) { /* an alert (e.g. our certificate refused) or bad data */
+                peer_fail_tls(p, peer, "reading the answer", e, sys);
+                return;
+            }
+            errno = sys ? sys : ECONNRESET;
+            r = ok == 1 ? (ssize_t)got : e == SSL_ERROR_ZERO_RETURN ? 0 : -1;
+        } else {
+            r = read(peer->fd, dst, 4096);
+        }
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0 && errno == EAGAIN)
@@ -474,8 +712,7 @@ static void reap_locked(struct net_peers *p)
         struct net_peer *peer = p->peers[i];
         if (!peer->removed) {
             if (peer->addr_changed && peer->fd >= 0) {
-                close(peer->fd);
-                peer->fd = -1;
+                conn_close(peer);
                 peer->state = PEER_IDLE;
                 peer->stats.fail += peer->body_msgs;
                 peer->body_msgs = 0;
@@ -485,8 +722,7 @@ static void reap_locked(struct net_peers *p)
             p->peers[keep++] = peer;
             continue;
         }
-        if (peer->fd >= 0)
-            close(peer->fd);
+        conn_close(peer);
         et_buf_free(&peer->queue);
         et_buf_free(&peer->head);
         et_buf_free(&peer->body);
@@ -540,6 +776,8 @@ static void peers_turn(struct net_peers *p)
         short ev = POLLIN;
         if (peer->state == PEER_CONNECTING || peer->state == PEER_SENDING)
             ev = POLLOUT;
+        if (peer->want)
+            ev = peer->want; /* OpenSSL's wish overrides the state's */
         pfd[n] = (struct pollfd){ .fd = peer->fd, .events = ev };
         who[n++] = peer;
         if (peer->state != PEER_READY && peer->deadline_ns < wake_ns)
@@ -566,7 +804,9 @@ static void peers_turn(struct net_peers *p)
             if (err)
                 peer_fail(p, peer, "connect", err);
             else
-                peer->state = PEER_READY;
+                peer_connected(p, peer);
+        } else if (peer->state == PEER_HANDSHAKE) {
+            peer_handshake(p, peer);
         } else if (peer->state == PEER_SENDING) {
             peer_write(p, peer);
         } else {
@@ -595,16 +835,24 @@ int net_peers_start(const struct net_peers_config *cfg, struct net_peers **out)
         p->cfg.io_timeout_ms = 5000;
     if (p->cfg.backoff_max_ms == 0)
         p->cfg.backoff_max_ms = 1000;
+    const struct net_peer_tls *t = &p->cfg.tls;
+    if ((t->cert_file || t->key_file || t->trusted_ca_file) &&
+        (p->ssl_ctx = tls_client_ctx(t)) == NULL) {
+        et_free(p);
+        return -EINVAL;
+    }
     pthread_mutex_init(&p->lock, NULL);
     p->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (p->efd < 0) {
         int ret = -errno;
         pthread_mutex_destroy(&p->lock);
+        SSL_CTX_free(p->ssl_ctx);
         et_free(p);
         return ret;
     }
     int ret = pthread_create(&p->thread, NULL, peers_main, p);
     if (ret != 0) {
+        SSL_CTX_free(p->ssl_ctx);
         close(p->efd);
         pthread_mutex_destroy(&p->lock);
         et_free(p);
@@ -626,6 +874,7 @@ void net_peers_stop(struct net_peers *p)
     for (size_t i = 0; i < p->peer_count; i++)
         p->peers[i]->removed = true;
     reap_locked(p);
+    SSL_CTX_free(p->ssl_ctx);
     close(p->efd);
     pthread_mutex_destroy(&p->lock);
     et_free(p);
@@ -633,34 +882,71 @@ void net_peers_stop(struct net_peers *p)
 
 /* ---- start-up fetch ----------------------------------------------------------------------- */
 
-int net_http_get(const char *url, const char *path, uint32_t timeout_ms, struct et_buf *resp)
+/* Waits until @fd has @events or @deadline passes: 0 or -ETIMEDOUT. */
+static int fd_wait(int fd, short events, int64_t deadline)
 {
+    struct pollfd pfd = { .fd = fd, .events = events };
+    for (;;) {
+        int64_t left = (deadline - et_mono_ns() + ET_NS_PER_MSEC - 1) / ET_NS_PER_MSEC;
+        if (left <= 0)
+            return -ETIMEDOUT;
+        int r = poll(&pfd, 1, (int)left);
+        if (r > 0)
+            return 0;
+        if (r == 0)
+            return -ETIMEDOUT;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+/*
+ * After a TLS call on @ssl failed with @r (errno @sys): waits for what OpenSSL wants and
+ * returns 0 (retry the call), -ETIMEDOUT, 1 for a clean TLS close, or -EPROTO with the reason
+ * in @why.
+ */
+static int tls_get_wait(SSL *ssl, int fd, int r, int sys, int64_t deadline, char *why, size_t n)
+{
+    int e = SSL_get_error(ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+        return fd_wait(fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
+    if (e == SSL_ERROR_ZERO_RETURN)
+        return 1;
+    tls_reason(ssl, e, sys, why, n);
+    return -EPROTO;
+}
+
+int net_http_get(const char *url, const char *path, const struct net_peer_tls *tls,
+                 uint32_t timeout_ms, struct et_buf *resp)
+{
+    static const struct net_peer_tls no_tls = { 0 };
     struct et_url u;
     char err[256];
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *ai = NULL;
     int64_t deadline = et_mono_ns() + (int64_t)timeout_ms * ET_NS_PER_MSEC;
-    int ret;
+    SSL_CTX *ctx = NULL;
+    SSL *ssl = NULL;
+    struct et_buf req = ET_BUF_INIT;
+    int ret, fd = -1;
     if (et_url_parse(url, &u, err, sizeof(err)) != 0)
         return -EINVAL;
-    if (strcmp(u.scheme, "http") != 0 || u.port[0] == '\0' ||
+    bool https = strcmp(u.scheme, "https") == 0;
+    if ((!https && strcmp(u.scheme, "http") != 0) || u.port[0] == '\0' ||
         getaddrinfo(u.host, u.port, &hints, &ai) != 0 || ai == NULL) {
         et_url_free(&u);
         return -EINVAL;
     }
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         ret = -errno;
         goto out;
     }
-    struct pollfd pfd = { .fd = fd, .events = POLLOUT };
     if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
         ret = -errno;
         goto out;
     }
-    if (poll(&pfd, 1, (int)timeout_ms) <= 0) {
-        ret = -ETIMEDOUT;
+    if ((ret = fd_wait(fd, POLLOUT, deadline)) != 0)
         goto out;
-    }
     int soerr = 0;
     socklen_t sl = sizeof(soerr);
     getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
@@ -668,38 +954,109 @@ int net_http_get(const char *url, const char *path, uint32_t timeout_ms, struct 
         ret = -soerr;
         goto out;
     }
-    struct et_buf req = ET_BUF_INIT;
+    if (https) {
+        ret = -EPROTO;
+        if ((ctx = tls_client_ctx(tls ? tls : &no_tls)) == NULL)
+            goto out;
+        if ((ssl = tls_conn_new(ctx, fd, u.host)) == NULL) {
+            tls_reason(NULL, SSL_ERROR_SSL, 0, err, sizeof(err));
+            goto tls_failed;
+        }
+        for (;;) {
+            ERR_clear_error();
+            int r = SSL_connect(ssl);
+            if (r == 1)
+                break;
+            ret = tls_get_wait(ssl, fd, r, errno, deadline, err, sizeof(err));
+            if (ret == 1) {
+                ret = -EPROTO;
+                snprintf(err, sizeof(err), "connection closed by the peer during TLS");
+            }
+            if (ret == -EPROTO)
+                goto tls_failed;
+            if (ret < 0)
+                goto out;
+        }
+    }
     et_buf_printf(&req, "GET %s HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\n\r\n", path, u.host,
                   u.port);
-    ret = write(fd, req.data, req.len) == (ssize_t)req.len ? 0 : -EIO;
-    et_buf_free(&req);
-    if (ret < 0)
-        goto out;
+    for (size_t off = 0; off < req.len;) {
+        size_t w = 0;
+        if (ssl) {
+            ERR_clear_error();
+            if (SSL_write_ex(ssl, req.data + off, req.len - off, &w) != 1) {
+                ret = tls_get_wait(ssl, fd, 0, errno, deadline, err, sizeof(err));
+                if (ret == 1)
+                    ret = -ECONNRESET;
+                if (ret == -EPROTO)
+                    goto tls_failed;
+                if (ret < 0)
+                    goto out;
+            }
+        } else {
+            ssize_t n = write(fd, req.data + off, req.len - off);
+            if (n < 0 && errno != EAGAIN && errno != EINTR) {
+                ret = -errno;
+                goto out;
+            }
+            if (n < 0 && (ret = fd_wait(fd, POLLOUT, deadline)) != 0)
+                goto out;
+            w = n > 0 ? (size_t)n : 0;
+        }
+        off += w;
+    }
     for (;;) {
-        int64_t left = (deadline - et_mono_ns()) / ET_NS_PER_MSEC;
-        pfd.events = POLLIN;
-        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0) {
-            ret = -ETIMEDOUT;
-            goto out;
-        }
         char *dst = et_buf_reserve(resp, 4096);
-        ssize_t r = read(fd, dst, 4096);
-        if (r < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (r < 0) {
-            ret = -errno;
-            goto out;
+        size_t got = 0;
+        if (ssl) {
+            ERR_clear_error();
+            if (SSL_read_ex(ssl, dst, 4096, &got) != 1) {
+                ret = tls_get_wait(ssl, fd, 0, errno, deadline, err, sizeof(err));
+                if (ret == 1)
+                    break; /* close_notify, or a bare close (SSL_OP_IGNORE_UNEXPECTED_EOF) */
+                if (ret == -EPROTO)
+                    goto tls_failed;
+                if (ret < 0)
+                    goto out;
+                continue;
+            }
+        } else {
+            ssize_t r = read(fd, dst, 4096);
+            if (r < 0 && (errno == EINTR || errno == EAGAIN)) {
+                if ((ret = fd_wait(fd, POLLIN, deadline)) != 0)
+                    goto out;
+                continue;
+            }
+            if (r < 0) {
+                ret = -errno;
+                goto out;
+            }
+            if (r == 0)
+                break;
+            got = (size_t)r;
         }
-        if (r == 0)
-            break;
-        resp->len += (size_t)r;
+        resp->len += got;
         resp->data[resp->len] = '\0';
     }
     int status = 0;
     ret = resp->len && sscanf(resp->data, "HTTP/1.%*d %d", &status) == 1 ? status : -EBADMSG;
+    goto out;
+tls_failed:
+    /* callers retry for a while: one line per TLS_LOG_EVERY_NS is enough */
+    static int64_t logged_ns;
+    int64_t now = et_mono_ns(), last = __atomic_load_n(&logged_ns, __ATOMIC_RELAXED);
+    if ((last == 0 || now - last >= TLS_LOG_EVERY_NS) &&
+        __atomic_compare_exchange_n(&logged_ns, &last, now, false, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED))
+        et_warn("peer: TLS with %s failed: %s", url, err);
+    ret = -EPROTO;
 out:
+    if (ssl)
+        SSL_free(ssl);
+    SSL_CTX_free(ctx);
     if (fd >= 0)
         close(fd);
+    et_buf_free(&req);
     freeaddrinfo(ai);
     et_url_free(&u);
     return ret;

@@ -21,6 +21,11 @@
  * flight (so batches grow with load), reconnects with backoff after any failure, and never
  * blocks the caller. Messages to one peer arrive in the order sent, or not at all.
  *
+ * https peer URLs: the connection is TLS (1.2 or later), as etcd's peer transport: this member
+ * presents tls.cert_file/tls.key_file as its client certificate (the other side may require one,
+ * --peer-client-cert-auth) and checks the peer's certificate against tls.trusted_ca_file, or the
+ * system's CAs without one, including that it names the URL's host (IP or DNS SAN).
+ *
  * Threads: net_peers_start()/net_peers_stop() on the main thread; send, set, remove and stats
  * from any thread.
  */
@@ -40,6 +45,14 @@ struct net_peers;
 #define NET_PEER_FRAME_HEAD 4u
 #define NET_PEER_FRAME_MAX  (1u << 30) /* the largest message (a snapshot) */
 
+/* TLS settings for https peer URLs (etcd's --peer-* flags); the strings must outlive the user. */
+struct net_peer_tls {
+    const char *cert_file;       /* client certificate (chain) presented to peers; NULL: none */
+    const char *key_file;        /* its key; NULL: none */
+    const char *trusted_ca_file; /* CAs that sign peers' certificates; NULL: the system's */
+    bool skip_verify;            /* do not check peers' certificates (etcd's --peer-auto-tls) */
+};
+
 struct net_peers_config {
     uint64_t self_id;        /* sent as X-Etcetera-From */
     size_t queue_bytes_max;  /* per peer: queued bytes beyond this are dropped; 0: 256 MiB */
@@ -50,6 +63,7 @@ struct net_peers_config {
      * the transport's thread (may be NULL). */
     void (*on_gone)(void *data, uint64_t peer_id);
     void *data;
+    struct net_peer_tls tls; /* for https peers */
 };
 
 /* Statistics of the sends to one peer (etcd's /v2/stats/leader follower entry). */
@@ -65,14 +79,15 @@ struct net_peer_stats {
     int64_t last_success_ns; /* monotonic clock of the last acknowledged request (0: never) */
 };
 
-/* Starts the transport thread. Returns 0 or a negative errno. */
+/* Starts the transport thread. Returns 0 or a negative errno (-EINVAL: cfg->tls names files
+ * that cannot be loaded, logged). */
 ET_NODISCARD int net_peers_start(const struct net_peers_config *cfg, struct net_peers **out);
 
 /* Stops the thread, closes every connection, drops what is queued, frees. */
 void net_peers_stop(struct net_peers *p);
 
 /*
- * Adds peer @id reachable at @url ("http://host:port"; the first of a member's peer URLs), or
+ * Adds peer @id reachable at @url ("http(s)://host:port"; the first of a member's peer URLs), or
  * changes its address (the connection is re-made). Returns 0 or -EINVAL for a URL the
  * transport cannot use (logged). @url is copied. Thread: any.
  */
@@ -104,12 +119,14 @@ ET_NODISCARD long net_peer_frames_parse(const void *body, size_t len,
                                         void *data);
 
 /*
- * A blocking HTTP/1.1 GET of @path from @url ("http://host:port"), for start-up only (a member
- * joining an existing cluster asks a peer for the member list). The whole response (status line,
- * headers and body) is appended to @resp. Returns the HTTP status, or a negative errno
- * (-ETIMEDOUT after @timeout_ms, -EINVAL for a URL it cannot use). Thread: any (blocks).
+ * A blocking HTTP/1.1 GET of @path from @url ("http(s)://host:port"), for start-up only (a
+ * member joining an existing cluster asks a peer for the member list); https uses @tls (NULL:
+ * no client certificate, the system's CAs) as the transport does. The whole response (status
+ * line, headers and body) is appended to @resp. Returns the HTTP status, or a negative errno
+ * (-ETIMEDOUT after @timeout_ms, -EINVAL for a URL it cannot use, -EPROTO when TLS fails:
+ * logged). Thread: any (blocks).
  */
-ET_NODISCARD int net_http_get(const char *url, const char *path, uint32_t timeout_ms,
-                              struct et_buf *resp);
+ET_NODISCARD int net_http_get(const char *url, const char *path, const struct net_peer_tls *tls,
+                              uint32_t timeout_ms, struct et_buf *resp);
 
 #endif

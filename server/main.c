@@ -73,6 +73,23 @@ static void host_hup_cancel(void *h)
 
 /* ---- the peer transport, wired between raft/ and net/ ---------------------------------- */
 
+/*
+ * The client side of https peer URLs from etcd's --peer-* flags: the member's peer certificate
+ * is also its client certificate, --peer-trusted-ca-file checks the other members' certificates
+ * (the system's CAs without it), and --peer-auto-tls without certificate files skips the check
+ * as etcd does for its self-signed certificates.
+ */
+static struct net_peer_tls peer_tls(const struct et_config *c)
+{
+    const struct et_config_tls *t = &c->peer_tls;
+    return (struct net_peer_tls){
+        .cert_file = t->cert_file,
+        .key_file = t->key_file,
+        .trusted_ca_file = t->trusted_ca_file,
+        .skip_verify = t->auto_tls && t->cert_file == NULL && t->key_file == NULL,
+    };
+}
+
 static void host_peer_set(raft_id id, const char *url)
 {
     if (net_peers_set(server_peers, id, url) != 0)
@@ -352,6 +369,7 @@ static int members_from_cluster(struct server *s)
         return -EINVAL;
     }
     struct et_buf resp = ET_BUF_INIT;
+    struct net_peer_tls tls = peer_tls(c);
     int64_t deadline = et_mono_ns() + 30 * ET_NS_PER_SEC;
     bool got = false;
     while (!got && et_mono_ns() < deadline) {
@@ -360,8 +378,8 @@ static int members_from_cluster(struct server *s)
                 continue;
             for (size_t j = 0; j < cl.members[i].peer_urls.count && !got; j++) {
                 et_buf_reset(&resp);
-                got = net_http_get(cl.members[i].peer_urls.items[j], "/etcetera/members", 2000,
-                                   &resp) == 200;
+                got = net_http_get(cl.members[i].peer_urls.items[j], "/etcetera/members", &tls,
+                                   2000, &resp) == 200;
             }
         }
         if (!got)
@@ -651,7 +669,9 @@ int main(int argc, char **argv, char **envp)
     et_info("etcetera: name = %s, data dir = %s, member id = %llx, cluster id = %llx", s.cfg.name,
             s.cfg.data_dir, (unsigned long long)s.self_id, (unsigned long long)s.cluster_id);
 
-    struct net_peers_config pc = { .self_id = s.self_id, .on_gone = peer_gone };
+    struct net_peers_config pc = { .self_id = s.self_id,
+                                   .on_gone = peer_gone,
+                                   .tls = peer_tls(&s.cfg) };
     if (net_peers_start(&pc, &server_peers) != 0) {
         et_error("etcetera: cannot start the peer transport");
         server_free(&s);

@@ -250,7 +250,8 @@ Test(net_peers, unusable_urls_are_refused)
     struct net_peers *np;
     struct net_peers_config cfg = { .self_id = 1 };
     cr_assert_eq(net_peers_start(&cfg, &np), 0);
-    cr_assert_eq(net_peers_set(np, 2, "https://127.0.0.1:1"), -EINVAL);
+    cr_assert_eq(net_peers_set(np, 2, "ftp://127.0.0.1:1"), -EINVAL);
+    cr_assert_eq(net_peers_set(np, 2, "https://127.0.0.1"), -EINVAL, "no port");
     cr_assert_eq(net_peers_set(np, 2, "not a url"), -EINVAL);
     cr_assert_eq(net_peers_send(np, 2, "x", 1), -ENOENT);
     net_peers_stop(np);
