@@ -2,7 +2,10 @@
  * tests/net/test_peer.c - the peer transport (net/peer.h): the frame format round-trips and
  * rejects damaged bodies, and net_peers_send() delivers messages in order to a listening peer
  * over a loopback socket (a minimal HTTP/1.1 receiver in a thread plays the peer), batching
- * them into few requests, and reconnects after the peer drops the connection.
+ * them into few requests, and reconnects after the peer drops the connection. https peers: the
+ * same over TLS with a client certificate the peer checks, and a peer whose certificate is not
+ * signed by the trusted CA, or does not name the URL's host, gets nothing and is retried with
+ * backoff (certificates made with the openssl command; those tests skip without it).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,6 +18,7 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <openssl/ssl.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -92,12 +96,43 @@ struct t_peer {
     size_t requests;        /* guarded */
     size_t close_after;     /* drop the connection after this many requests (0: never) */
     char from[32];
+    SSL_CTX *ssl_ctx;    /* https: serve TLS with this context */
+    size_t accepted;     /* guarded: connections accepted */
+    size_t client_certs; /* guarded: TLS connections that showed a client certificate */
 };
+
+static ssize_t t_read(SSL *ssl, int fd, void *buf, size_t n)
+{
+    if (ssl == NULL)
+        return read(fd, buf, n);
+    size_t got = 0;
+    return SSL_read_ex(ssl, buf, n, &got) == 1 ? (ssize_t)got : -1;
+}
+
+static ssize_t t_write(SSL *ssl, int fd, const void *buf, size_t n)
+{
+    if (ssl == NULL)
+        return write(fd, buf, n);
+    size_t w = 0;
+    return SSL_write_ex(ssl, buf, n, &w) == 1 ? (ssize_t)w : -1;
+}
 
 static void t_peer_conn(struct t_peer *p, int fd)
 {
     struct et_buf in = ET_BUF_INIT;
     size_t served = 0;
+    SSL *ssl = NULL;
+    if (p->ssl_ctx) {
+        ssl = SSL_new(p->ssl_ctx);
+        SSL_set_fd(ssl, fd);
+        if (SSL_accept(ssl) != 1)
+            goto done;
+        X509 *cert = SSL_get1_peer_certificate(ssl);
+        pthread_mutex_lock(&p->lock);
+        p->client_certs += cert != NULL;
+        pthread_mutex_unlock(&p->lock);
+        X509_free(cert);
+    }
     for (;;) {
         char *end = in.len ? memmem(in.data, in.len, "\r\n\r\n", 4) : NULL;
         if (end) {
@@ -113,7 +148,7 @@ static void t_peer_conn(struct t_peer *p, int fd)
                 p->requests++;
                 pthread_mutex_unlock(&p->lock);
                 const char *ok = "HTTP/1.1 204 No Content\r\n\r\n";
-                if (write(fd, ok, strlen(ok)) < 0)
+                if (t_write(ssl, fd, ok, strlen(ok)) < 0)
                     break;
                 memmove(in.data, in.data + head + len, in.len - head - len);
                 in.len -= head + len;
@@ -123,12 +158,14 @@ static void t_peer_conn(struct t_peer *p, int fd)
             }
         }
         char *dst = et_buf_reserve(&in, 65536);
-        ssize_t r = read(fd, dst, 65536);
+        ssize_t r = t_read(ssl, fd, dst, 65536);
         if (r <= 0)
             break;
         in.len += (size_t)r;
         in.data[in.len] = '\0';
     }
+done:
+    SSL_free(ssl);
     close(fd);
     et_buf_free(&in);
 }
@@ -140,6 +177,9 @@ static void *t_peer_main(void *arg)
         int fd = accept(p->lfd, NULL, NULL);
         if (fd < 0)
             return NULL;
+        pthread_mutex_lock(&p->lock);
+        p->accepted++;
+        pthread_mutex_unlock(&p->lock);
         t_peer_conn(p, fd);
     }
 }
@@ -255,4 +295,167 @@ Test(net_peers, unusable_urls_are_refused)
     cr_assert_eq(net_peers_set(np, 2, "not a url"), -EINVAL);
     cr_assert_eq(net_peers_send(np, 2, "x", 1), -ENOENT);
     net_peers_stop(np);
+}
+
+/* ---- https peers ---------------------------------------------------------------------------- */
+
+/* Certificates in a temporary directory: a CA, a peer certificate it signed for IP 127.0.0.1
+ * (server and client use), one for the same IP signed by another CA, and one the CA signed for
+ * another name. */
+static char t_dir[64];
+
+static bool t_make_certs(void)
+{
+    if (system("command -v openssl >/dev/null 2>&1") != 0)
+        return false;
+    snprintf(t_dir, sizeof(t_dir), "/tmp/et-peer-tls-XXXXXX");
+    cr_assert_not_null(mkdtemp(t_dir));
+    char cmd[4096];
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && K='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes' && "
+             "for ca in ca rogue-ca; do openssl req -x509 $K -keyout $ca.key -out $ca.pem -days 1 "
+             "-subj /CN=$ca -addext basicConstraints=critical,CA:TRUE || exit 1; done && "
+             "for c in peer:ca:IP:127.0.0.1 rogue:rogue-ca:IP:127.0.0.1 "
+             "other:ca:DNS:other.example; do n=${c%%%%:*}; r=${c#*:}; ca=${r%%%%:*}; "
+             "printf 'basicConstraints=CA:FALSE\\nsubjectAltName=%%s\\n"
+             "extendedKeyUsage=serverAuth,clientAuth\\n' ${r#*:} > $n.ext && "
+             "openssl req $K -keyout $n.key -out $n.csr -subj /CN=$n 2>/dev/null && "
+             "openssl x509 -req -in $n.csr -CA $ca.pem -CAkey $ca.key -CAcreateserial -days 1 "
+             "-extfile $n.ext -out $n.pem 2>/dev/null || exit 1; done",
+             t_dir);
+    cr_assert_eq(system(cmd), 0, "openssl could not make the test certificates");
+    return true;
+}
+
+static void t_remove_certs(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", t_dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+static const char *t_path(const char *name)
+{
+    static char buf[8][128];
+    static int next;
+    char *b = buf[next++ % 8];
+    snprintf(b, sizeof(buf[0]), "%s/%s", t_dir, name);
+    return b;
+}
+
+/* A TLS peer serving certificate @name, requiring a client certificate signed by the CA. */
+static void t_tls_peer_start(struct t_peer *p, const char *name)
+{
+    char file[64];
+    p->ssl_ctx = SSL_CTX_new(TLS_server_method());
+    snprintf(file, sizeof(file), "%s.pem", name);
+    cr_assert_eq(SSL_CTX_use_certificate_chain_file(p->ssl_ctx, t_path(file)), 1);
+    snprintf(file, sizeof(file), "%s.key", name);
+    cr_assert_eq(SSL_CTX_use_PrivateKey_file(p->ssl_ctx, t_path(file), SSL_FILETYPE_PEM), 1);
+    cr_assert_eq(SSL_CTX_load_verify_locations(p->ssl_ctx, t_path("ca.pem"), NULL), 1);
+    SSL_CTX_set_verify(p->ssl_ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    t_peer_start(p);
+}
+
+static void t_tls_config(struct net_peers_config *cfg)
+{
+    cfg->tls = (struct net_peer_tls){ .cert_file = t_path("peer.pem"),
+                                      .key_file = t_path("peer.key"),
+                                      .trusted_ca_file = t_path("ca.pem") };
+}
+
+Test(net_peers, https_delivers_in_order_with_a_client_certificate)
+{
+    if (!t_make_certs())
+        cr_skip_test("openssl not installed");
+    static struct t_peer peer;
+    t_tls_peer_start(&peer, "peer");
+    struct net_peers *np;
+    struct net_peers_config cfg = { .self_id = 0x5 };
+    t_tls_config(&cfg);
+    cr_assert_eq(net_peers_start(&cfg, &np), 0);
+    char url[64];
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d", peer.port);
+    cr_assert_eq(net_peers_set(np, 9, url), 0);
+    for (int i = 0; i < 30; i++) {
+        char m[16];
+        int n = snprintf(m, sizeof(m), "t%02d", i);
+        cr_assert_eq(net_peers_send(np, 9, m, (size_t)n), 0);
+    }
+    cr_assert(t_wait_frames(&peer, 30));
+    /* a large message crosses many TLS records and partial writes */
+    static char big[3 << 20];
+    memset(big, 'b', sizeof(big));
+    memcpy(big, "big", 3);
+    cr_assert_eq(net_peers_send(np, 9, big, sizeof(big)), 0);
+    cr_assert(t_wait_frames(&peer, 31));
+    pthread_mutex_lock(&peer.lock);
+    for (int i = 0; i < 30; i++) {
+        char m[16];
+        snprintf(m, sizeof(m), "t%02d", i);
+        cr_assert_str_eq(peer.frames.first[i], m, "frame %d out of order", i);
+    }
+    cr_assert_eq(peer.frames.lens[30], sizeof(big));
+    cr_assert_str_eq(peer.from, "5");
+    cr_assert_eq(peer.accepted, 1, "one kept-alive TLS connection");
+    cr_assert_eq(peer.client_certs, 1);
+    pthread_mutex_unlock(&peer.lock);
+    net_peers_stop(np);
+    t_remove_certs();
+}
+
+/* Sends for @ms to a peer whose certificate must be refused: nothing arrives, failures are
+ * counted, and reconnections back off (a few per second, not a spin). */
+static void t_refused(const char *cert, const char *host)
+{
+    static struct t_peer peer;
+    memset(&peer, 0, sizeof(peer));
+    t_tls_peer_start(&peer, cert);
+    struct net_peers *np;
+    struct net_peers_config cfg = { .self_id = 1, .backoff_max_ms = 200 };
+    t_tls_config(&cfg);
+    cr_assert_eq(net_peers_start(&cfg, &np), 0);
+    char url[64];
+    snprintf(url, sizeof(url), "https://%s:%d", host, peer.port);
+    cr_assert_eq(net_peers_set(np, 2, url), 0);
+    int64_t end = et_mono_ns() + 1500 * ET_NS_PER_MSEC;
+    while (et_mono_ns() < end) {
+        (void)net_peers_send(np, 2, "x", 1);
+        usleep(10000);
+    }
+    struct net_peer_stats st;
+    cr_assert(net_peers_stats(np, 2, &st));
+    cr_assert_eq(st.success, 0);
+    cr_assert_gt(st.fail, 0);
+    pthread_mutex_lock(&peer.lock);
+    cr_assert_eq(peer.frames.count, 0);
+    cr_assert_gt(peer.accepted, 0, "the transport tried");
+    cr_assert_leq(peer.accepted, 20, "%zu connections in 1.5 s: no backoff", peer.accepted);
+    pthread_mutex_unlock(&peer.lock);
+    net_peers_stop(np);
+}
+
+Test(net_peers, https_peer_with_a_foreign_certificate_is_refused)
+{
+    if (!t_make_certs())
+        cr_skip_test("openssl not installed");
+    t_refused("rogue", "127.0.0.1");
+    t_remove_certs();
+}
+
+Test(net_peers, https_peer_certificate_must_name_the_url_host)
+{
+    if (!t_make_certs())
+        cr_skip_test("openssl not installed");
+    t_refused("other", "127.0.0.1"); /* signed by the CA, but for DNS other.example only */
+    t_remove_certs();
+}
+
+Test(net_peers, https_with_unloadable_certificate_files_fails_to_start)
+{
+    struct net_peers *np = NULL;
+    struct net_peers_config cfg = { .self_id = 1 };
+    cfg.tls.cert_file = "/nonexistent/peer.pem";
+    cfg.tls.key_file = "/nonexistent/peer.key";
+    cr_assert_eq(net_peers_start(&cfg, &np), -EINVAL);
 }
