@@ -853,13 +853,16 @@ void store_apply(struct store *s, const struct store_cmd *c, struct store_result
         op_create(s, c, r, c->key, c->key_len);
         break;
     case STORE_OP_CREATE_INORDER: {
-        char name[24];
-        int nl = snprintf(name, sizeof(name), "/%020llu", (unsigned long long)(s->index + 1));
-        ET_ASSERT(nl == 21);
+        /* "/" and the index zero-padded to 20 digits, as etcd's %020d */
+        char name[1 + ET_U64_STR_MAX], digits[ET_U64_STR_MAX];
+        size_t nd = et_u64_str(digits, s->index + 1);
+        name[0] = '/';
+        memset(name + 1, '0', ET_U64_STR_MAX - nd);
+        memcpy(name + 1 + ET_U64_STR_MAX - nd, digits, nd);
         struct et_buf k = ET_BUF_INIT;
         if (c->key_len > 1)
             et_buf_append(&k, c->key, c->key_len);
-        et_buf_append(&k, name, (size_t)nl);
+        et_buf_append(&k, name, sizeof(name));
         op_create(s, c, r, k.data, k.len);
         et_buf_free(&k);
         break;
