@@ -43,6 +43,11 @@ WORKLOADS = {
     "watch-1000": ["--workload", "watch", "--watchers", "1000"],
     "watch-5000": ["--workload", "watch", "--watchers", "5000"],
     "watch-10000": ["--workload", "watch", "--watchers", "10000"],
+    # Durable writes depend on concurrency: with 32 closed-loop connections a request waits for
+    # the fdatasync in flight and then its own, so the disk's flush latency bounds both servers.
+    # The same workloads at 128 connections show how each scales (reported, no target).
+    "write-c128": ["--workload", "write", "--connections", "128"],
+    "create-inorder-c128": ["--workload", "create-inorder", "--connections", "128"],
 }
 
 # The targets: workload -> list of (metric, operator, value, description).
