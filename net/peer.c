@@ -38,6 +38,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -820,6 +821,13 @@ static void peers_turn(struct net_peers *p)
 static void *peers_main(void *arg)
 {
     struct net_peers *p = arg;
+    /* A peer that closes while we write must give EPIPE, not kill the process: writev and
+     * OpenSSL's socket writes raise SIGPIPE, delivered to this thread, which keeps it blocked
+     * (whatever the embedding program does with the signal). */
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, NULL);
     while (!__atomic_load_n(&p->stopping, __ATOMIC_ACQUIRE))
         peers_turn(p);
     return NULL;
