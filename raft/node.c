@@ -136,11 +136,12 @@ struct raft_node {
     raft_id durable_vote;
     raft_index applied;
     raft_term applied_term;
-    raft_index snap_index;       /* newest snapshot on disk */
-    raft_index snap_prev_index;  /* the one before it: the WAL is kept back to here */
-    raft_index snap_tried_index; /* applied index at the last snapshot attempt */
-    uint64_t next_seq;           /* origin sequence of the next local proposal */
-    uint64_t first_seq;          /* this run's first */
+    raft_index snap_index;          /* newest snapshot on disk */
+    raft_index snap_prev_index;     /* the one before it: the WAL is kept back to here */
+    raft_index snap_tried_index;    /* applied index at the last snapshot attempt */
+    struct node_snap_job *snap_job; /* a snapshot file being written, or NULL */
+    uint64_t next_seq;              /* origin sequence of the next local proposal */
+    uint64_t first_seq;             /* this run's first */
     uint64_t next_read_ctx;
     int failed; /* the WAL or the state machine failed: every request fails with this */
     bool applied_any;
@@ -590,8 +591,11 @@ static void wal_append_core_entry(struct raft_wal *w, const struct raft_entry *e
 }
 
 /* Stores a leader's snapshot (file, then state machine) and marks the WAL reset. */
+static int node_snapshot_finish(struct raft_node *n);
+
 static int node_install_snapshot(struct raft_node *n, const struct raft_snapshot *s)
 {
+    (void)node_snapshot_finish(n); /* a local one being written goes first */
     struct et_buf meta = ET_BUF_INIT;
     conf_encode(&s->meta.conf, &meta);
     int ret = raft_snap_save(n->snap_dir, s->meta.index, s->meta.term, meta.data, meta.len, s->data,
@@ -713,48 +717,112 @@ static int node_ready(struct raft_node *n)
 
 /* ---- snapshots --------------------------------------------------------------------------- */
 
-static int node_snapshot(struct raft_node *n)
+/*
+ * A snapshot's file is written and synced on a thread of its own: with a large store that takes
+ * long enough (hundreds of milliseconds at 200,000 keys) to delay heartbeats and every write if
+ * the Raft thread did it. The image is taken and the core compacted on the Raft thread; the WAL
+ * marker and the release of old segments follow once the file is durable (node_snapshot_finish).
+ * A crash in between loses nothing: the WAL still holds every entry.
+ */
+struct node_snap_job {
+    pthread_t thread;
+    struct raft_node *n;
+    raft_index index;
+    raft_term term;
+    struct et_buf meta;
+    void *data;
+    size_t len;
+    int ret;       /* raft_snap_save()'s, read after the join */
+    int done;      /* atomic: the thread finished */
+    bool threaded; /* else it ran on the Raft thread (no thread could be created) */
+};
+
+static void *snap_job_main(void *arg)
 {
-    struct et_buf meta = ET_BUF_INIT;
-    void *buf = NULL;
-    size_t len = 0;
-    int ret;
-    n->cfg.snapshot_save(n->cfg.data, &buf, &len);
-    /* Compact the core first: its snapshot meta then holds the configuration as of the applied
-     * index (the latest one may be an uncommitted change ahead of it). Nothing is lost if the
-     * file below cannot be written: the WAL is only released after it is. */
-    if ((ret = raft_compact(n->r, n->applied, buf, len)) < 0) {
-        et_error("raft: the core refused compaction at %" PRIu64, n->applied);
-    } else {
-        conf_encode(&raft_get_snapshot_meta(n->r)->conf, &meta);
-        ret =
-            raft_snap_save(n->snap_dir, n->applied, n->applied_term, meta.data, meta.len, buf, len);
-        et_buf_free(&meta);
-    }
-    et_free(buf);
+    struct node_snap_job *j = arg;
+    j->ret = raft_snap_save(j->n->snap_dir, j->index, j->term, j->meta.data, j->meta.len, j->data,
+                            j->len);
+    __atomic_store_n(&j->done, 1, __ATOMIC_RELEASE);
+    node_wake(j->n);
+    return NULL;
+}
+
+/* Waits for the snapshot file being written, then records it in the WAL and drops what it
+ * covers. */
+static int node_snapshot_finish(struct raft_node *n)
+{
+    struct node_snap_job *j = n->snap_job;
+    if (j == NULL)
+        return 0;
+    n->snap_job = NULL;
+    if (j->threaded)
+        pthread_join(j->thread, NULL);
+    int ret = j->ret;
+    raft_index index = j->index;
+    raft_term term = j->term;
+    size_t len = j->len;
+    et_buf_free(&j->meta);
+    et_free(j->data);
+    et_free(j);
     if (ret < 0) {
-        et_error("raft: snapshot at index %" PRIu64 " failed: %s", n->applied, strerror(-ret));
+        et_error("raft: snapshot at index %" PRIu64 " failed: %s", index, strerror(-ret));
         return ret;
     }
-    raft_wal_append_snapshot(n->wal, n->applied, n->applied_term, false);
+    if (n->failed)
+        return n->failed;
+    raft_wal_append_snapshot(n->wal, index, term, false);
     if ((ret = raft_wal_sync(n->wal)) < 0) {
         n->failed = ret; /* the WAL is unusable: so is the node */
         return ret;
     }
     /* Keep the WAL back to the previous snapshot: a damaged newest one can still be replaced. */
     n->snap_prev_index = n->snap_index;
-    n->snap_index = n->applied;
+    n->snap_index = index;
     if ((ret = raft_wal_release_to(n->wal, n->snap_prev_index)) < 0 ||
         (ret = raft_snap_purge(n->snap_dir, NODE_SNAPSHOTS_KEPT)) < 0)
-        et_warn("raft: compaction after the snapshot at %" PRIu64 " failed: %s", n->applied,
+        et_warn("raft: compaction after the snapshot at %" PRIu64 " failed: %s", index,
                 strerror(-ret));
-    et_info("raft: snapshot at index %" PRIu64 " (%zu bytes), WAL kept from %" PRIu64, n->applied,
-            len, n->snap_prev_index);
+    et_info("raft: snapshot at index %" PRIu64 " (%zu bytes), WAL kept from %" PRIu64, index, len,
+            n->snap_prev_index);
+    return 0;
+}
+
+static int node_snapshot(struct raft_node *n)
+{
+    void *buf = NULL;
+    size_t len = 0;
+    n->cfg.snapshot_save(n->cfg.data, &buf, &len);
+    /* Compact the core first: its snapshot meta then holds the configuration as of the applied
+     * index (the latest one may be an uncommitted change ahead of it). Nothing is lost if the
+     * file cannot be written: the WAL is only released after it is. */
+    if (raft_compact(n->r, n->applied, buf, len) < 0) {
+        et_error("raft: the core refused compaction at %" PRIu64, n->applied);
+        et_free(buf);
+        return -EINVAL;
+    }
+    struct node_snap_job *j = et_calloc(1, sizeof(*j));
+    j->n = n;
+    j->index = n->applied;
+    j->term = n->applied_term;
+    j->data = buf;
+    j->len = len;
+    conf_encode(&raft_get_snapshot_meta(n->r)->conf, &j->meta);
+    n->snap_job = j;
+    j->threaded = pthread_create(&j->thread, NULL, snap_job_main, j) == 0;
+    if (!j->threaded) {
+        snap_job_main(j); /* no thread: write it here */
+        return node_snapshot_finish(n);
+    }
     return 0;
 }
 
 static void node_maybe_snapshot(struct raft_node *n)
 {
+    if (n->snap_job) {
+        if (!__atomic_load_n(&n->snap_job->done, __ATOMIC_ACQUIRE))
+            return; /* one at a time */
+        (void)node_snapshot_finish(n);
+    }
     if (n->cfg.snapshot_count == 0 || n->failed || !n->cfg.snapshot_save)
         return;
     if (n->applied - n->snap_tried_index < n->cfg.snapshot_count)
@@ -1108,6 +1176,7 @@ static void *node_main(void *arg)
         node_serve_reads(n, now);
         node_maybe_snapshot(n);
     }
+    (void)node_snapshot_finish(n);
     node_cancel_all(n);
     return NULL;
 }

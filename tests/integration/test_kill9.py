@@ -113,10 +113,13 @@ def check_acked(tree, writers, tag):
     return missing
 
 
-def test_kill9_rounds(make_server):
+@pytest.mark.parametrize("snapshot_count", [None, 200])
+def test_kill9_rounds(make_server, snapshot_count):
+    """With --snapshot-count 200 the kills also land while snapshots are being written."""
     seed = int(os.environ.get("ET_KILL9_SEED", str(int(time.time() * 1000) % 100000)))
     rng = random.Random(seed)
-    server = make_server()
+    server = make_server(extra_args=["--snapshot-count", str(snapshot_count)]
+                         if snapshot_count else [])
     all_writers = []
     total = 0
     for rnd in range(ROUNDS):
