@@ -61,6 +61,15 @@ size_t et_u64_str(char *dst, uint64_t v)
     return sizeof(tmp) - i;
 }
 
+char *et_u64_str_fixed(char *dst, uint64_t v, size_t width)
+{
+    for (size_t i = width; i > 0; i--) {
+        dst[i - 1] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return dst + width;
+}
+
 void et_buf_append_u64(struct et_buf *b, uint64_t v)
 {
     char *dst = et_buf_reserve(b, ET_U64_STR_MAX);

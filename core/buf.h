@@ -50,6 +50,9 @@ void et_buf_append_u64(struct et_buf *b, uint64_t v);
 #define ET_U64_STR_MAX 20 /* decimal digits of UINT64_MAX */
 /* Writes @v in decimal to @dst (room for ET_U64_STR_MAX; no NUL). Returns the length. */
 size_t et_u64_str(char *dst, uint64_t v);
+/* Writes @v as exactly @width decimal digits, zero padded (higher digits are dropped). Returns
+ * dst + width. */
+char *et_u64_str_fixed(char *dst, uint64_t v, size_t width);
 void et_buf_append_i64(struct et_buf *b, int64_t v);
 /* Forgets the contents, keeps the memory. */
 void et_buf_reset(struct et_buf *b);

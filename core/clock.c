@@ -36,16 +36,6 @@ static void append_fraction(struct et_buf *b, int64_t frac, int digits)
     et_buf_append(b, tmp, (size_t)n);
 }
 
-/* Writes @v as exactly @width digits (zero padded; the high digits of a larger value are cut). */
-static char *put_digits(char *p, int64_t v, int width)
-{
-    for (int i = width - 1; i >= 0; i--) {
-        p[i] = (char)('0' + v % 10);
-        v /= 10;
-    }
-    return p + width;
-}
-
 /*
  * Proleptic Gregorian date of day @days since 1970-01-01, by whole 400-year eras (146,097 days;
  * the era here starts on March 1st, so that the leap day ends a year). No gmtime_r(): it takes
@@ -81,17 +71,17 @@ void et_time_rfc3339(struct et_buf *b, int64_t t_ns)
     civil_from_days(days, &year, &month, &day);
     /* int64 nanoseconds span the years 1677 to 2262: always four digits */
     char *p = et_buf_reserve(b, 19), *s = p;
-    p = put_digits(p, year, 4);
+    p = et_u64_str_fixed(p, (uint64_t)year, 4);
     *p++ = '-';
-    p = put_digits(p, month, 2);
+    p = et_u64_str_fixed(p, (uint64_t)(month), 2);
     *p++ = '-';
-    p = put_digits(p, day, 2);
+    p = et_u64_str_fixed(p, (uint64_t)(day), 2);
     *p++ = 'T';
-    p = put_digits(p, rem / 3600, 2);
+    p = et_u64_str_fixed(p, (uint64_t)(rem / 3600), 2);
     *p++ = ':';
-    p = put_digits(p, rem / 60 % 60, 2);
+    p = et_u64_str_fixed(p, (uint64_t)(rem / 60 % 60), 2);
     *p++ = ':';
-    p = put_digits(p, rem % 60, 2);
+    p = et_u64_str_fixed(p, (uint64_t)(rem % 60), 2);
     b->len += (size_t)(p - s);
     b->data[b->len] = '\0';
     append_fraction(b, frac, 9);

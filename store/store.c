@@ -854,11 +854,9 @@ void store_apply(struct store *s, const struct store_cmd *c, struct store_result
         break;
     case STORE_OP_CREATE_INORDER: {
         /* "/" and the index zero-padded to 20 digits, as etcd's %020d */
-        char name[1 + ET_U64_STR_MAX], digits[ET_U64_STR_MAX];
-        size_t nd = et_u64_str(digits, s->index + 1);
+        char name[1 + ET_U64_STR_MAX];
         name[0] = '/';
-        memset(name + 1, '0', ET_U64_STR_MAX - nd);
-        memcpy(name + 1 + ET_U64_STR_MAX - nd, digits, nd);
+        et_u64_str_fixed(name + 1, s->index + 1, ET_U64_STR_MAX);
         struct et_buf k = ET_BUF_INIT;
         if (c->key_len > 1)
             et_buf_append(&k, c->key, c->key_len);

@@ -97,3 +97,16 @@ Test(core_clock, u64_strings)
         cr_assert_str_eq(got, want);
     }
 }
+
+Test(core_clock, u64_fixed_width_strings)
+{
+    char out[24];
+    *et_u64_str_fixed(out, 7, 4) = '\0';
+    cr_assert_str_eq(out, "0007");
+    *et_u64_str_fixed(out, 123456, 2) = '\0';
+    cr_assert_str_eq(out, "56", "higher digits are dropped");
+    *et_u64_str_fixed(out, UINT64_MAX, ET_U64_STR_MAX) = '\0';
+    cr_assert_str_eq(out, "18446744073709551615");
+    *et_u64_str_fixed(out, 42, ET_U64_STR_MAX) = '\0';
+    cr_assert_str_eq(out, "00000000000000000042");
+}
