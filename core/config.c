@@ -1662,11 +1662,12 @@ static int check_tls(struct pctx *p)
                 }
                 return ET_CONFIG_EXIT;
             }
-            if (!https && t->cert_file != NULL && t->key_file != NULL)
+            /* auto-tls makes certificate files whatever the scheme, so it warns too */
+            if (!https && ((t->cert_file != NULL && t->key_file != NULL) || t->auto_tls))
                 emit(p, 'W',
                      "embed: The scheme of %s url %s is HTTP while peer key/cert files are "
-                     "presented. Ignored key/cert files.",
-                     sides[s].what, u);
+                     "presented. Ignored %skey/cert files.",
+                     sides[s].what, u, s == 0 ? "peer " : "");
         }
     }
     return 0;

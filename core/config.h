@@ -58,6 +58,7 @@ struct et_config_tls {
     char *allowed_cn;       /* required CN (peer side only); NULL when unset */
     bool client_cert_auth;  /* require and verify client certificates */
     bool auto_tls;          /* generate a self-signed certificate */
+    bool self_signed;       /* not a flag: cert_file/key_file were made for auto_tls */
 };
 
 /* A string list parsed from a comma-separated flag value. */

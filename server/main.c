@@ -18,12 +18,14 @@
 
 #include "api/api.h"
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/sha1.h"
 #include "net/net.h"
 #include "net/peer.h"
+#include "net/selfcert.h"
 #include "raft/node.h"
 #include "server/discovery.h"
 
@@ -76,8 +78,8 @@ static void host_hup_cancel(void *h)
 /*
  * The client side of https peer URLs from etcd's --peer-* flags: the member's peer certificate
  * is also its client certificate, --peer-trusted-ca-file checks the other members' certificates
- * (the system's CAs without it), and --peer-auto-tls without certificate files skips the check
- * as etcd does for its self-signed certificates.
+ * (the system's CAs without it), and the self-signed certificates of --peer-auto-tls skip the
+ * check as etcd does (members accept each other's generated certificates unverified).
  */
 static struct net_peer_tls peer_tls(const struct et_config *c)
 {
@@ -86,7 +88,7 @@ static struct net_peer_tls peer_tls(const struct et_config *c)
         .cert_file = t->cert_file,
         .key_file = t->key_file,
         .trusted_ca_file = t->trusted_ca_file,
-        .skip_verify = t->auto_tls && t->cert_file == NULL && t->key_file == NULL,
+        .skip_verify = t->self_signed,
     };
 }
 
@@ -538,6 +540,81 @@ static int build_members(struct server *s)
     return 0;
 }
 
+/* etcd's "<side>TLS: cert = ..." line for a side with certificate files. */
+static void tls_log(const char *what, const struct et_config_tls *t)
+{
+    if (t->cert_file == NULL && t->key_file == NULL)
+        return;
+    et_info("embed: %s: cert = %s, key = %s, trusted-ca = %s, client-cert-auth = %s, crl-file = %s",
+            what, t->cert_file ? t->cert_file : "", t->key_file ? t->key_file : "",
+            t->trusted_ca_file ? t->trusted_ca_file : "", t->client_cert_auth ? "true" : "false",
+            t->crl_file ? t->crl_file : "");
+}
+
+/*
+ * --peer-auto-tls / --auto-tls, as etcd 3.4 does them when it sets up its listeners: without
+ * certificate files of its own a side gets <data-dir>/fixtures/{peer,client}/{cert,key}.pem,
+ * made on the first start (SANs: the hosts of that side's listen URLs) and reused after, and
+ * these files become its cert/key (http URLs included: etcd makes them anyway). With
+ * certificate files given, they win and auto-tls is ignored with a warning. Returns 0, or -1
+ * after logging why (etcd exits then).
+ */
+static int auto_tls(struct et_config *c)
+{
+    const struct {
+        struct et_config_tls *tls;
+        const struct et_strlist *urls;
+        const char *what; /* etcd's words */
+        const char *dir;
+    } sides[] = {
+        { &c->peer_tls, &c->listen_peer_urls, "peer", "peer" },
+        { &c->client_tls, &c->listen_client_urls, "client", "client" },
+    };
+
+    for (size_t s = 0; s < ET_ARRAY_SIZE(sides); s++) {
+        struct et_config_tls *t = sides[s].tls;
+        if (!t->auto_tls)
+            continue;
+        if (t->cert_file != NULL || t->key_file != NULL) {
+            et_warn("embed: ignoring %s auto TLS since certs given", sides[s].what);
+            continue;
+        }
+        size_t n = sides[s].urls->count;
+        struct et_url *u = et_calloc(n + 1, sizeof(*u));
+        const char **hosts = et_calloc(n + 1, sizeof(*hosts));
+        size_t got = 0;
+        char err[512];
+        for (size_t i = 0; i < n; i++) {
+            if (et_url_parse(sides[s].urls->items[i], &u[got], err, sizeof(err)) != 0) {
+                et_url_free(&u[got]); /* cannot happen: the config checked every URL */
+                continue;
+            }
+            hosts[got] = u[got].host;
+            got++;
+        }
+        struct et_buf dir = ET_BUF_INIT;
+        et_buf_printf(&dir, "%s/fixtures/%s", c->data_dir, sides[s].dir);
+        struct net_selfcert sc;
+        int ret = net_selfcert(dir.data, hosts, got, &sc, err, sizeof(err));
+        for (size_t i = 0; i < got; i++)
+            et_url_free(&u[i]);
+        et_free(u);
+        et_free(hosts);
+        et_buf_free(&dir);
+        if (ret != 0) {
+            et_error("embed: could not get certs (%s)", err);
+            return -1;
+        }
+        et_debug("embed: %s self-signed certificate %s (%s)", sides[s].what, sc.cert_file,
+                 sc.created ? "generated" : "reused");
+        t->cert_file = sc.cert_file; /* the config owns them now */
+        t->key_file = sc.key_file;
+        t->self_signed = true;
+    }
+    tls_log("peerTLS", &c->peer_tls);
+    return 0;
+}
+
 /*
  * A TLS context for https listeners from etcd's --cert-file/--key-file (--trusted-ca-file and
  * --client-cert-auth for client certificates), offering HTTP/2 and HTTP/1.1 through ALPN.
@@ -648,6 +725,10 @@ int main(int argc, char **argv, char **envp)
         return exit_code;
     }
     et_log_set_level(s.cfg.log_level);
+    if (auto_tls(&s.cfg) != 0) {
+        server_free(&s);
+        return 1;
+    }
     /* --discovery: the initial cluster comes from the registry (IDs use the URL as token) */
     if (s.cfg.discovery != NULL &&
         discovery_bootstrap(&s.cfg,
@@ -756,6 +837,7 @@ int main(int argc, char **argv, char **envp)
         server_free(&s);
         return 1;
     }
+    tls_log("ClientTLS", &s.cfg.client_tls);
     for (size_t i = 0; i < s.cfg.listen_client_urls.count; i++)
         et_info("etcetera: serving client requests on %s", s.cfg.listen_client_urls.items[i]);
     for (size_t i = 0; i < s.cfg.listen_peer_urls.count; i++)
