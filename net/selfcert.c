@@ -48,8 +48,20 @@ static const char *ssl_why(char *buf, size_t n)
     return buf;
 }
 
-/* mkdir -p with mode 0700 for the directories it creates (existing ones are left alone). */
-static int mkdir_p(const char *path)
+/* An errno's text as Go prints it ("not a directory"), for etcd's messages. */
+static void go_strerror(int e, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s", strerror(e));
+    if (buf[0] >= 'A' && buf[0] <= 'Z')
+        buf[0] = (char)(buf[0] - 'A' + 'a');
+}
+
+/*
+ * mkdir -p with mode 0700 for the directories it creates (existing ones are left alone). On
+ * failure returns -errno with "mkdir <the path that failed>: <why>" in @err, as Go's
+ * os.MkdirAll reports it (a file in the way is ENOTDIR at that file).
+ */
+static int mkdir_p(const char *path, char *err, size_t err_len)
 {
     size_t len = strlen(path);
     char *tmp = et_strndup(path, len);
@@ -59,18 +71,23 @@ static int mkdir_p(const char *path)
             continue;
         char c = tmp[i];
         tmp[i] = '\0';
-        if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
-            ret = -errno;
+        struct stat st;
+        if (mkdir(tmp, 0700) < 0) {
+            if (errno != EEXIST)
+                ret = -errno;
+            else if (stat(tmp, &st) < 0)
+                ret = -errno;
+            else if (!S_ISDIR(st.st_mode))
+                ret = -ENOTDIR;
+        }
+        if (ret != 0) {
+            char why[128];
+            go_strerror(-ret, why, sizeof(why));
+            fail(err, err_len, ret, "mkdir %s: %s", tmp, why);
+        }
         tmp[i] = c;
     }
     et_free(tmp);
-    if (ret == 0) {
-        struct stat st;
-        if (stat(path, &st) < 0)
-            ret = -errno;
-        else if (!S_ISDIR(st.st_mode))
-            ret = -ENOTDIR;
-    }
     return ret;
 }
 
@@ -229,12 +246,17 @@ static int generate(const struct net_selfcert *sc, const char *const *hosts, siz
     char *p;
     long n = BIO_get_mem_data(cb, &p);
     if ((ret = file_replace(sc->cert_file, p, (size_t)n, 0666)) != 0) {
-        fail(err, err_len, ret, "open %s: %s", sc->cert_file, strerror(-ret));
+        char e[128];
+        go_strerror(-ret, e, sizeof(e));
+        fail(err, err_len, ret, "open %s: %s", sc->cert_file, e);
         goto out;
     }
     n = BIO_get_mem_data(kb, &p);
-    if ((ret = file_replace(sc->key_file, p, (size_t)n, 0600)) != 0)
-        fail(err, err_len, ret, "open %s: %s", sc->key_file, strerror(-ret));
+    if ((ret = file_replace(sc->key_file, p, (size_t)n, 0600)) != 0) {
+        char e[128];
+        go_strerror(-ret, e, sizeof(e));
+        fail(err, err_len, ret, "open %s: %s", sc->key_file, e);
+    }
 out:
     BIO_free(cb);
     BIO_free(kb);
@@ -251,9 +273,9 @@ int net_selfcert(const char *dir, const char *const *hosts, size_t host_count,
     *out = (struct net_selfcert){ 0 };
     if (dir[0] == '\0')
         return fail(err, err_len, -EINVAL, "no directory for the self-signed certificate");
-    int ret = mkdir_p(dir);
+    int ret = mkdir_p(dir, err, err_len);
     if (ret != 0)
-        return fail(err, err_len, ret, "cannot create %s: %s", dir, strerror(-ret));
+        return ret;
     struct et_buf c = ET_BUF_INIT, k = ET_BUF_INIT;
     et_buf_printf(&c, "%s/cert.pem", dir);
     et_buf_printf(&k, "%s/key.pem", dir);

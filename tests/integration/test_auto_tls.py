@@ -6,7 +6,9 @@ it: curl -k, Python without verification and `ETCDCTL_API=2 etcdctl --ca-file <t
 byte for byte and are what the server presents; certificate files given with --auto-tls win
 (warning "ignoring client auto TLS since certs given"). Three members with https peer URLs and
 --peer-auto-tls each make <data-dir>/fixtures/peer/{cert,key}.pem, accept each other's
-self-signed certificates unverified, and replicate writes. Runs against etcd and etcetera
+self-signed certificates unverified, and replicate writes. Also: http URLs still get the
+files (with etcd's warnings), the YAML auto-tls keys work, and a file where fixtures/ should be
+is fatal ("could not get certs (mkdir ...: not a directory)"). Runs against etcd and etcetera
 alike."""
 import http.client
 import json
@@ -297,3 +299,35 @@ def test_peer_auto_tls_cluster(pytestconfig, made):
     assert put(m1, "/v2/keys/peerauto3", {"value": "again"}, timeout=15).status == 201
     r = get(cluster[0], "/v2/keys/peerauto3?quorum=true", timeout=15)
     assert r.status == 200 and r.json()["node"]["value"] == "again", r
+
+
+def test_auto_tls_from_a_config_file(pytestconfig, made):
+    """client-transport-security / peer-transport-security: auto-tls: true in --config-file."""
+    kind, binary = pytestconfig.et_server
+    s = AutoTlsProc(binary, kind, name="yaml", peer_tls=True)
+    made.append(s)
+    conf = os.path.join(s.workdir, "etcd.yaml")
+    with open(conf, "w") as f:
+        f.write("name: yaml\ndata-dir: %s\nlisten-client-urls: %s\nadvertise-client-urls: %s\n"
+                "listen-peer-urls: %s\ninitial-advertise-peer-urls: %s\n"
+                "initial-cluster: yaml=%s\nenable-v2: true\n"
+                "client-transport-security:\n  auto-tls: true\n"
+                "peer-transport-security:\n  auto-tls: true\n"
+                % (s.data_dir, s.url, s.url, s.peer_url, s.peer_url, s.peer_url))
+    s.argv = lambda: [binary, "--config-file", conf]
+    s.start()
+    status, body, der = https_request(s.url, "PUT", "/v2/keys/yaml", form={"value": "y"})
+    assert status == 201, body
+    assert der == cert_der(os.path.join(s.fixtures, "client", "cert.pem"))
+    assert served_der(HOST, s.peer_port) == cert_der(os.path.join(s.fixtures, "peer", "cert.pem"))
+
+
+def test_a_file_in_the_way_of_the_fixtures_is_fatal(pytestconfig, made):
+    kind, binary = pytestconfig.et_server
+    s = AutoTlsProc(binary, kind, name="blocked", extra_args=["--auto-tls"])
+    made.append(s)
+    with open(s.fixtures, "w") as f:
+        f.write("not a directory\n")
+    s.start(wait=False)
+    assert s.proc.wait(timeout=20) != 0
+    assert "could not get certs (mkdir %s: not a directory)" % s.fixtures in s.log()
