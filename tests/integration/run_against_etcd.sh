@@ -6,7 +6,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 "$here/run_pytest.sh" --server etcd --needs "curl etcdctl python-etcd" \
     test_keys.py test_watch.py test_endpoints.py test_http.py test_python_etcd.py \
-    test_etcdctl.py test_kill9.py test_cluster.py test_auto_tls.py -- "$@"
+    test_etcdctl.py test_kill9.py test_cluster.py test_auto_tls.py test_faults.py -- "$@"
 rc=$?
 if [ "${ET_SKIP_CONFORMANCE:-0}" != 1 ]; then
     # etcd against etcd with our own scenarios (the harness's self-check).

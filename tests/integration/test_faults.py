@@ -1,0 +1,428 @@
+"""Fault and crash runs on 3-member clusters (127.0.0.1), beyond test_cluster*.py:
+
+  - the leader SIGSTOPped (a partitioned old leader) while clients write through the
+    other two; it must not acknowledge a write that is not in the final log, steps
+    down after SIGCONT and converges with the others;
+  - a follower SIGSTOPped while the leader compacts past its log (--snapshot-count
+    20): it catches up (by snapshot on etcetera) with TTL keys, directories and hidden
+    keys, and still has them after a kill -9 and restart;
+  - all three members kill -9'd at once under write load: every acknowledged write
+    survives on every member, with the same index;
+  - quorum lost (two of three down): writes and quorum reads fail after etcd's
+    request timeout with its error, plain reads still answer, and writes work again
+    once one member is back;
+  - watches held on a follower across a leader kill deliver every event, in order,
+    with the indexes the writes returned.
+
+Every server is stopped by the fixtures; SIGSTOPped ones are resumed in finally
+blocks so that their cleanup (SIGTERM) works.
+"""
+
+import http.client
+import json
+import os
+import signal
+import threading
+import time
+
+import itestlib
+from itestlib import StreamReader, get, post, put, request, wait_until
+
+from test_cluster import leader_of
+from test_watch import Poll
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def sigstop(m):
+    os.killpg(m.proc.pid, signal.SIGSTOP)
+
+
+def sigcont(m):
+    if m.running():
+        os.killpg(m.proc.pid, signal.SIGCONT)
+
+
+class Writers:
+    """Threads that PUT unique keys below prefix through the given members (one
+    keep-alive connection each, reconnecting after errors) and record every
+    acknowledged write as key -> (value, modifiedIndex)."""
+
+    def __init__(self, members, prefix, per_member=2, timeout=10):
+        self.members = members
+        self.prefix = prefix
+        self.timeout = timeout
+        self.acked = {}
+        self.errors = 0
+        self.lock = threading.Lock()
+        self.stop_ev = threading.Event()
+        self.threads = [threading.Thread(target=self._run, args=(m, "%s/w%d" % (prefix, i)),
+                                         daemon=True)
+                        for i, m in enumerate(members * per_member)]
+        for t in self.threads:
+            t.start()
+
+    def _run(self, member, prefix):
+        n = 0
+        conn = None
+        while not self.stop_ev.is_set():
+            n += 1
+            key = "%s-%05d" % (prefix, n)
+            value = "v%d" % n
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection(itestlib.HOST, member.client_port,
+                                                      timeout=self.timeout)
+                conn.request("PUT", "/v2/keys" + key, body="value=" + value, headers=FORM)
+                r = conn.getresponse()
+                body = r.read()
+            except (OSError, http.client.HTTPException):
+                if conn is not None:
+                    conn.close()
+                conn = None
+                with self.lock:
+                    self.errors += 1
+                time.sleep(0.05)
+                continue
+            if r.status == 201:
+                with self.lock:
+                    self.acked[key] = (value, json.loads(body)["node"]["modifiedIndex"])
+            else:
+                with self.lock:
+                    self.errors += 1
+        if conn is not None:
+            conn.close()
+
+    def count(self):
+        with self.lock:
+            return len(self.acked)
+
+    def stop(self, timeout=20):
+        self.stop_ev.set()
+        for t in self.threads:
+            t.join(timeout)
+        assert not any(t.is_alive() for t in self.threads), "a writer is stuck"
+
+
+def leaves(server, prefix, quorum=False):
+    """All keys below prefix (recursive): {key: (value, modifiedIndex)}."""
+    r = get(server, "/v2/keys%s?recursive=true%s" % (prefix, "&quorum=true" if quorum else ""),
+            timeout=20)
+    if r.status == 404:
+        return {}
+    assert r.status == 200, r
+    out = {}
+
+    def walk(n):
+        if n.get("dir"):
+            for c in n.get("nodes", []):
+                walk(c)
+        else:
+            out[n["key"]] = (n["value"], n["modifiedIndex"])
+    walk(r.json()["node"])
+    return out
+
+
+def same_index_everywhere(members, timeout=20):
+    """Waits until every member reports the same X-Etcd-Index (all applied the same
+    log); returns it."""
+    def agree():
+        try:
+            idx = {m.index() for m in members}
+        except OSError:
+            return None
+        return idx.pop() if len(idx) == 1 else None
+    idx, _ = wait_until(agree, timeout, 0.1)
+    assert idx, "members do not converge on one X-Etcd-Index: %s" % (
+        [get(m, "/v2/keys/").headers.get("x-etcd-index") for m in members])
+    return idx
+
+
+def check_acked(members, prefix, acked):
+    for m in members:
+        have = leaves(m, prefix)
+        lost = [(k, v, have.get(k)) for k, v in acked.items() if have.get(k) != v]
+        assert not lost, "%s lost or changed %d of %d acknowledged writes, e.g. %r" % (
+            m.name, len(lost), len(acked), lost[:3])
+
+
+def knows_leader(member, leader, timeout=10):
+    """Waits until member's /v2/stats/self names leader's id as its leader."""
+    lid = get(leader, "/v2/stats/self").json()["id"]
+    ok, _ = wait_until(lambda: get(member, "/v2/stats/self", timeout=3).json()
+                       ["leaderInfo"]["leader"] == lid, timeout, 0.05)
+    assert ok, "%s does not follow the new leader %s" % (member.name, leader.name)
+
+
+def strip_ttl(node):
+    """A node listing without the "ttl" fields (they count down between reads; the
+    expiration time is compared instead)."""
+    node = dict(node)
+    node.pop("ttl", None)
+    if "nodes" in node:
+        node["nodes"] = [strip_ttl(c) for c in node["nodes"]]
+    return node
+
+
+def test_partitioned_old_leader_steps_down_and_converges(make_cluster):
+    cluster = make_cluster(3)
+    lead = leader_of(cluster)
+    rest = [m for m in cluster if m is not lead]
+    w = Writers(rest, "/f1/load")
+    stale = {}
+    try:
+        ok, _ = wait_until(lambda: w.count() >= 20, 10, 0.05)
+        assert ok, "no writes before the fault"
+        sigstop(lead)
+
+        def stale_write():
+            try:
+                stale["r"] = put(lead, "/v2/keys/f1/stale", {"value": "from-old-leader"},
+                                 timeout=35)
+            except OSError as e:
+                stale["err"] = e
+        st = threading.Thread(target=stale_write, daemon=True)
+        st.start()
+        new = leader_of(rest)
+        at_election = w.count()
+        ok, _ = wait_until(lambda: w.count() >= at_election + 30, 20, 0.05)
+        assert ok, "the majority acknowledged only %d writes after electing %s" % (
+            w.count() - at_election, new.name)
+    finally:
+        sigcont(lead)
+    st.join(40)
+    assert not st.is_alive(), "the write sent to the stopped leader never returned"
+    w.stop()
+    # the old leader steps down: one leader, everybody agrees on it
+    def one_leader():
+        states = [get(m, "/v2/stats/self", timeout=3).json() for m in cluster]
+        leaders = [s["id"] for s in states if s["state"] == "StateLeader"]
+        if len(leaders) != 1:
+            return False
+        return all(s["leaderInfo"]["leader"] == leaders[0] for s in states)
+    ok, _ = wait_until(one_leader, 15, 0.1)
+    assert ok, "the members do not agree on one leader after SIGCONT"
+    assert get(lead, "/v2/stats/self").json()["state"] == "StateFollower"
+    # writes through the old leader work again
+    ok, _ = wait_until(lambda: put(lead, "/v2/keys/f1/final", {"value": "end"},
+                                   timeout=10).status == 201, 20, 0.2)
+    assert ok, "the old leader does not accept writes after SIGCONT"
+    for m in cluster:
+        r = get(m, "/v2/keys/f1/final?quorum=true", timeout=10)
+        assert r.status == 200 and r.json()["node"]["value"] == "end", (m.name, r)
+    same_index_everywhere(cluster)
+    check_acked(cluster, "/f1/load", w.acked)
+    trees = [leaves(m, "/f1") for m in cluster]
+    assert trees[0] == trees[1] == trees[2]
+    # the write sent to the stopped leader: success only if it is in the final log
+    r = stale.get("r")
+    if r is not None and r.status in (200, 201):
+        n = r.json()["node"]
+        assert trees[0].get("/f1/stale") == (n["value"], n["modifiedIndex"]), (
+            "the stopped leader acknowledged a write that is not in the final log", r)
+    elif r is not None:
+        assert r.status == 500 and r.json()["errorCode"] == 300, r
+
+
+def test_stopped_follower_catches_up_by_snapshot(make_cluster, monkeypatch):
+    monkeypatch.setattr(itestlib.ServerProc, "argv",
+                        lambda self, orig=itestlib.ServerProc.argv: orig(self) +
+                        ["--snapshot-count", "20"])
+    cluster = make_cluster(3)
+    lead = leader_of(cluster)
+    f = [m for m in cluster if m is not lead][0]
+    others = [m for m in cluster if m is not f]
+    assert put(f, "/v2/keys/f2/dir?dir=true").status == 201
+    assert put(f, "/v2/keys/f2/_hidden", {"value": "h1"}).status == 201
+    assert put(f, "/v2/keys/f2/ttl-long", {"value": "t", "ttl": "300"}).status == 201
+    assert put(f, "/v2/keys/f2/ttl-short", {"value": "t", "ttl": "2"}).status == 201
+    assert put(f, "/v2/keys/f2/change", {"value": "old"}).status == 201
+    sigstop(f)
+    try:
+        for n in range(120):
+            r = put(others[n % 2], "/v2/keys/f2/bulk/k%03d" % n, {"value": str(n)})
+            assert r.status == 201, r
+        o = others[0]
+        assert put(o, "/v2/keys/f2/dir/sub/_h2", {"value": "h2"}).status == 201
+        assert put(o, "/v2/keys/f2/dir/sub/k", {"value": "deep"}).status == 201
+        assert put(o, "/v2/keys/f2/ttldir?dir=true&ttl=300").status == 201
+        assert post(o, "/v2/keys/f2/queue", {"value": "job"}).status == 201
+        assert put(o, "/v2/keys/f2/change?prevValue=old", {"value": "new"}).status == 200
+        assert put(o, "/v2/keys/f2/ttl-long?prevExist=true&refresh=true&ttl=600").status == 200
+        assert request(o, "DELETE", "/v2/keys/f2/bulk/k000").status == 200
+        gone, _ = wait_until(lambda: get(o, "/v2/keys/f2/ttl-short").status == 404, 10, 0.1)
+        assert gone, "ttl-short did not expire"
+        for n in range(40):     # more snapshots after the expiry
+            assert put(others[n % 2], "/v2/keys/f2/more/k%02d" % n, {"value": "m"}).status == 201
+    finally:
+        sigcont(f)
+
+    def snapshot_of(m):
+        r = get(m, "/v2/keys/f2?recursive=true&sorted=true", timeout=10)
+        hidden = [get(m, "/v2/keys/f2/" + k, timeout=10).text
+                  for k in ("_hidden", "dir/sub/_h2")]
+        return strip_ttl(r.json()["node"]), hidden, r.headers["x-etcd-index"]
+
+    def converged():
+        s = [snapshot_of(m) for m in cluster]
+        return s if s[0] == s[1] == s[2] else None
+    same_index_everywhere(cluster)
+    got, _ = wait_until(converged, 15, 0.2)
+    assert got, "the resumed follower differs: %r" % ([snapshot_of(m) for m in (f, lead)],)
+    tree, hidden, _ = got[0]
+    assert [json.loads(h)["node"]["value"] for h in hidden] == ["h1", "h2"]
+    names = [c["key"] for c in tree["nodes"]]
+    assert "/f2/ttl-short" not in names and "/f2/_hidden" not in names
+    ttl_long = [c for c in tree["nodes"] if c["key"] == "/f2/ttl-long"][0]
+    assert "expiration" in ttl_long
+    ttl = get(f, "/v2/keys/f2/ttl-long").json()["node"]["ttl"]
+    assert 500 < ttl <= 600
+    # the resumed follower serves writes and quorum reads
+    assert put(f, "/v2/keys/f2/after", {"value": "a"}).status == 201
+    assert get(lead, "/v2/keys/f2/after?quorum=true").json()["node"]["value"] == "a"
+    # kill -9 and restart on its data directory: still everything
+    f.kill()
+    f.start(timeout=60)
+    ok, _ = wait_until(lambda: snapshot_of(f) == snapshot_of(lead), 15, 0.2)
+    assert ok, "after kill -9: %r != %r" % (snapshot_of(f), snapshot_of(lead))
+    assert get(f, "/v2/keys/f2/ttl-long").json()["node"]["ttl"] > 500
+
+
+def test_whole_cluster_kill9_under_load(make_cluster):
+    cluster = make_cluster(3)
+    w = Writers(cluster, "/f3/load", per_member=2)
+    try:
+        ok, _ = wait_until(lambda: w.count() >= 60, 20, 0.05)
+        assert ok, "too few writes before the crash: %d" % w.count()
+        time.sleep(0.3)
+    finally:
+        for m in cluster:               # all at once: signal first, then reap
+            m._signal_group(signal.SIGKILL)
+        for m in cluster:
+            m.kill()
+        w.stop()
+    acked = dict(w.acked)
+    for m in cluster:
+        m.start(wait=False)
+    for m in cluster:
+        m.wait_ready(60)
+    for m in cluster:
+        r = get(m, "/v2/keys/f3/load?quorum=true", timeout=15)
+        assert r.status == 200, r
+    same_index_everywhere(cluster)
+    check_acked(cluster, "/f3/load", acked)
+    trees = [leaves(m, "/f3") for m in cluster]
+    assert trees[0] == trees[1] == trees[2]
+    # and the cluster keeps working
+    assert put(cluster[1], "/v2/keys/f3/after", {"value": "x"}).status == 201
+    for m in cluster:
+        assert get(m, "/v2/keys/f3/after?quorum=true").json()["node"]["value"] == "x"
+
+
+def _is_request_timeout(r):
+    if r.status != 500:
+        return False
+    b = r.json()
+    return (b.get("errorCode") == 300 and b.get("message") == "Raft Internal Error" and
+            b.get("cause", "").startswith("etcdserver: request timed out") and
+            b.get("index") == 0)
+
+
+def test_quorum_lost_fails_in_bounded_time(make_cluster):
+    cluster = make_cluster(3)
+    assert put(cluster[0], "/v2/keys/f4/k", {"value": "before"}).status == 201
+    for m in cluster:       # everybody has applied it before the fault
+        assert get(m, "/v2/keys/f4/k?quorum=true").status == 200
+    killed = leader_of(cluster)
+    alone, stopped = [m for m in cluster if m is not killed]
+    killed.kill()
+    sigstop(stopped)
+    try:
+        t0 = time.time()
+        r = put(alone, "/v2/keys/f4/k", {"value": "during"}, timeout=30)
+        took = time.time() - t0
+        assert _is_request_timeout(r), r
+        assert r.headers.get("x-etcd-index") == "0", r
+        assert took < 12, "the write failed only after %.1f s" % took
+        t0 = time.time()
+        r = get(alone, "/v2/keys/f4/k?quorum=true", timeout=30)
+        took = time.time() - t0
+        assert _is_request_timeout(r), r
+        assert took < 12, "the quorum read failed only after %.1f s" % took
+        # plain reads still answer, from the member's own state
+        r = get(alone, "/v2/keys/f4/k", timeout=5)
+        assert r.status == 200 and r.json()["node"]["value"] == "before", r
+        unhealthy, _ = wait_until(lambda: get(alone, "/health", timeout=5).status == 503,
+                                  10, 0.2)
+        assert unhealthy, "the member alone still says it is healthy"
+        # one member back: a quorum again
+        killed.start(wait=False)
+        ok, _ = wait_until(lambda: put(alone, "/v2/keys/f4/k", {"value": "after"},
+                                       timeout=10).status == 200, 30, 0.2)
+        assert ok, "writes do not work again after a member came back"
+        for m in (alone, killed):
+            r = get(m, "/v2/keys/f4/k?quorum=true", timeout=10)
+            assert r.json()["node"]["value"] == "after", (m.name, r)
+        assert put(killed, "/v2/keys/f4/k2", {"value": "x"}, timeout=10).status == 201
+    finally:
+        sigcont(stopped)
+    # (a write that timed out may or may not have been applied: etcd says nothing)
+    same_index_everywhere(cluster)
+    vals = {get(m, "/v2/keys/f4/k").json()["node"]["value"] for m in cluster}
+    assert vals == {"after"}
+
+
+def test_watch_on_follower_across_leader_kill(make_cluster):
+    cluster = make_cluster(3)
+    lead = leader_of(cluster)
+    f, other = [m for m in cluster if m is not lead]
+    first = put(lead, "/v2/keys/f5/k", {"value": "start"}).json()["node"]["modifiedIndex"]
+    stream = StreamReader(f, "/v2/keys/f5?wait=true&recursive=true&stream=true")
+    polled = []
+    poll_err = []
+
+    def poller():
+        # chained long polls: each asks for the event after the last one seen
+        nxt = first + 1
+        try:
+            while True:
+                p = Poll(f, "/v2/keys/f5?wait=true&recursive=true&waitIndex=%d" % nxt,
+                         timeout=30)
+                ev = p.wait(35).json()
+                polled.append(ev)
+                nxt = ev["node"]["modifiedIndex"] + 1
+                if ev["node"]["key"] == "/f5/done":
+                    return
+        except Exception as e:  # noqa: BLE001
+            poll_err.append(e)
+    pt = threading.Thread(target=poller, daemon=True)
+    pt.start()
+    sent = []
+    try:
+        for n in range(10):
+            r = put([lead, other, f][n % 3], "/v2/keys/f5/a%d" % n, {"value": str(n)})
+            assert r.status == 201, r
+            sent.append(r.json())
+        lead.kill()
+        new = leader_of([f, other])
+        knows_leader(f, new)
+        for n in range(10):
+            r = put([f, other][n % 2], "/v2/keys/f5/b%d" % n, {"value": str(n)}, timeout=10)
+            assert r.status == 201, r
+            sent.append(r.json())
+        r = put(other, "/v2/keys/f5/done", {"value": "1"}, timeout=10)
+        assert r.status == 201, r
+        sent.append(r.json())
+        got = []
+        while len(got) < len(sent):
+            got.append(json.loads(stream.next_chunk(timeout=15)))
+    finally:
+        stream.close()
+    pt.join(40)
+    assert not poll_err, poll_err
+    idx = [e["node"]["modifiedIndex"] for e in got]
+    assert idx == sorted(idx) and len(set(idx)) == len(idx)
+    # the stream and the chained polls saw exactly what the writers were told
+    assert [(e["action"], e["node"]) for e in got] == [(e["action"], e["node"]) for e in sent]
+    assert [(e["action"], e["node"]) for e in polled] == [
+        (e["action"], e["node"]) for e in sent]
