@@ -2,8 +2,9 @@
  * api/api.c - the api object, per-reactor state and the request router.
  *
  * Routing follows etcd 3.4's Go mux: a path that is not clean is redirected (301) before any
- * handler runs; OPTIONS on any path is answered with the CORS headers only; /v2/keys goes to
- * api/keys.c; everything else to the cluster endpoints (api/cluster.c) or a plain-text 404.
+ * handler runs (except for CONNECT, whose path the mux leaves alone); OPTIONS on any path is
+ * answered with the CORS headers only; /v2/keys goes to api/keys.c; everything else to the cluster
+ * endpoints (api/cluster.c) or a plain-text 404.
  */
 #include <stdio.h>
 #include <string.h>
@@ -153,6 +154,19 @@ static int route(struct api *a, h2o_req_t *req, bool peer)
     }
     enum api_path_kind kind =
         api_keys_path(req->input.path.base, req->input.path.len, NULL, &location, NULL, NULL);
+    if (kind == API_PATH_REDIRECT && api__method_is(req, "CONNECT")) {
+        /* Go's mux does not clean a CONNECT request's path: it goes by prefix to the keys
+         * handler (405 there) or matches no route (404). */
+        static const char keys_prefix[] = "/v2/keys/";
+        size_t n = sizeof(keys_prefix) - 1;
+        bool keys = req->input.path.len >= n && memcmp(req->input.path.base, keys_prefix, n) == 0;
+        if (keys && !peer)
+            api__keys(a, req);
+        else
+            api__send_404(req);
+        et_buf_free(&location);
+        return 0;
+    }
     switch (kind) {
     case API_PATH_REDIRECT:
         send_redirect(req, location.data, location.len);

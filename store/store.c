@@ -758,7 +758,8 @@ static int op_delete(struct store *s, const struct store_cmd *c, struct store_re
     }
     const struct store_node *old = p.nodes[p.n];
     if (old->dir && (cad || !dir)) {
-        fail_cause(s, r, ET_E_NOT_FILE, c->key, c->key_len);
+        /* 3.4 names no cause when a compare-and-delete hits the root */
+        fail_cause(s, r, ET_E_NOT_FILE, c->key, c->key_len == 1 && cad ? 0 : c->key_len);
         goto out;
     }
     if (old->dir && old->kids && !recursive) {
