@@ -658,7 +658,8 @@ static int op_create(struct store *s, const struct store_cmd *c, struct store_re
         goto out;
     }
     uint64_t index = s->index + 1;
-    bool dir = c->dir && !refresh;
+    /* a refresh with dir=true replaces the file with an empty directory, as 3.4's Set does */
+    bool dir = c->dir;
     const char *value = refresh ? store__node_value(prev) : c->value;
     size_t value_len = dir ? 0 : refresh ? prev->value_len : c->value_len;
     struct store_node *n =

@@ -240,7 +240,7 @@ Test(store, root_is_read_only) /* S-15, H-19 */
     cr_assert_eq(t_update("/", "x"), ET_E_ROOT_RONLY);
     cr_assert_eq(t_cas("/", "x", "y", 0), ET_E_ROOT_RONLY);
     cr_assert_eq(t_cad("/", "y", 0), ET_E_NOT_FILE);
-    cr_assert_str_eq(t_cause(), "/");
+    cr_assert_str_eq(t_cause(), ""); /* 3.4 names no cause here */
     cr_assert_eq(store_index(t_store), 0);
 }
 
