@@ -114,6 +114,9 @@ void api_raft_conf_appended(void *data, const struct raft_conf_change *cc, const
 void api_raft_applied(void *data);
 void api_raft_tick(void *data, bool is_leader);
 void api_raft_snapshot_save(void *data, void **out, size_t *len);
+void *api_raft_snapshot_capture(void *data);
+void api_raft_snapshot_write(void *image, void **out, size_t *len);
+void api_raft_snapshot_release(void *data, void *image);
 int api_raft_snapshot_load(void *data, const void *p, size_t len);
 
 #endif

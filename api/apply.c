@@ -179,6 +179,48 @@ void api_raft_snapshot_save(void *data, void **out, size_t *len)
     *len = b.len;
 }
 
+/*
+ * The same image in three steps (raft/node.h): the auth section and the membership trailer are
+ * small and serialised at once; the store is captured by reference and written later, on the
+ * snapshot's own thread.
+ */
+struct api_snap_image {
+    struct et_buf head; /* auth section */
+    struct store_image *store;
+    struct et_buf tail; /* membership */
+};
+
+void *api_raft_snapshot_capture(void *data)
+{
+    struct api *a = data;
+    struct api_snap_image *img = et_calloc(1, sizeof(*img));
+    api__auth_snapshot_save(a, &img->head);
+    img->store = store_snapshot_capture(a->store);
+    api__members_save(a, &img->tail);
+    return img;
+}
+
+void api_raft_snapshot_write(void *image, void **out, size_t *len)
+{
+    struct api_snap_image *img = image;
+    struct et_buf b = ET_BUF_INIT;
+    et_buf_append(&b, img->head.data, img->head.len);
+    store_image_write(img->store, &b);
+    et_buf_append(&b, img->tail.data, img->tail.len);
+    *out = b.data;
+    *len = b.len;
+}
+
+void api_raft_snapshot_release(void *data, void *image)
+{
+    struct api *a = data;
+    struct api_snap_image *img = image;
+    store_image_release(a->store, img->store);
+    et_buf_free(&img->head);
+    et_buf_free(&img->tail);
+    et_free(img);
+}
+
 int api_raft_snapshot_load(void *data, const void *p, size_t len)
 {
     struct api *a = data;

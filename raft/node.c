@@ -591,11 +591,11 @@ static void wal_append_core_entry(struct raft_wal *w, const struct raft_entry *e
 }
 
 /* Stores a leader's snapshot (file, then state machine) and marks the WAL reset. */
-static int node_snapshot_finish(struct raft_node *n);
+static int node_snapshot_finish(struct raft_node *n, bool in_ready);
 
 static int node_install_snapshot(struct raft_node *n, const struct raft_snapshot *s)
 {
-    (void)node_snapshot_finish(n); /* a local one being written goes first */
+    (void)node_snapshot_finish(n, true); /* a local one being written goes first */
     struct et_buf meta = ET_BUF_INIT;
     conf_encode(&s->meta.conf, &meta);
     int ret = raft_snap_save(n->snap_dir, s->meta.index, s->meta.term, meta.data, meta.len, s->data,
@@ -718,11 +718,12 @@ static int node_ready(struct raft_node *n)
 /* ---- snapshots --------------------------------------------------------------------------- */
 
 /*
- * A snapshot's file is written and synced on a thread of its own: with a large store that takes
- * long enough (hundreds of milliseconds at 200,000 keys) to delay heartbeats and every write if
- * the Raft thread did it. The image is taken and the core compacted on the Raft thread; the WAL
- * marker and the release of old segments follow once the file is durable (node_snapshot_finish).
- * A crash in between loses nothing: the WAL still holds every entry.
+ * A snapshot is serialised, written and synced on a thread of its own: with a large store that
+ * takes long enough (hundreds of milliseconds at 200,000 keys) to delay heartbeats and every
+ * write if the Raft thread did it. The Raft thread only captures the applied state (by reference,
+ * cfg->snapshot_capture) and the configuration at that index. Once the file is durable, the core
+ * is compacted to it, and the WAL marker and the release of old segments follow
+ * (node_snapshot_finish). A crash in between loses nothing: the WAL still holds every entry.
  */
 struct node_snap_job {
     pthread_t thread;
@@ -730,6 +731,7 @@ struct node_snap_job {
     raft_index index;
     raft_term term;
     struct et_buf meta;
+    void *image; /* captured state, serialised by the thread; or NULL: data was made at once */
     void *data;
     size_t len;
     int ret;       /* raft_snap_save()'s, read after the join */
@@ -740,6 +742,8 @@ struct node_snap_job {
 static void *snap_job_main(void *arg)
 {
     struct node_snap_job *j = arg;
+    if (j->image)
+        j->n->cfg.snapshot_write(j->image, &j->data, &j->len);
     j->ret = raft_snap_save(j->n->snap_dir, j->index, j->term, j->meta.data, j->meta.len, j->data,
                             j->len);
     __atomic_store_n(&j->done, 1, __ATOMIC_RELEASE);
@@ -747,9 +751,12 @@ static void *snap_job_main(void *arg)
     return NULL;
 }
 
-/* Waits for the snapshot file being written, then records it in the WAL and drops what it
- * covers. */
-static int node_snapshot_finish(struct raft_node *n)
+/*
+ * Waits for the snapshot being written, then compacts the core to it (unless @in_ready: a
+ * leader's snapshot is being installed, which replaces the log anyway), records it in the WAL and
+ * drops what it covers.
+ */
+static int node_snapshot_finish(struct raft_node *n, bool in_ready)
 {
     struct node_snap_job *j = n->snap_job;
     if (j == NULL)
@@ -757,10 +764,18 @@ static int node_snapshot_finish(struct raft_node *n)
     n->snap_job = NULL;
     if (j->threaded)
         pthread_join(j->thread, NULL);
+    if (j->image)
+        n->cfg.snapshot_release(n->cfg.data, j->image);
     int ret = j->ret;
     raft_index index = j->index;
     raft_term term = j->term;
     size_t len = j->len;
+    bool stale = false;
+    if (ret == 0 && !in_ready && !n->failed) {
+        /* Refused only when the core moved past this index meanwhile (a leader's snapshot was
+         * installed): the file is then simply an older one. */
+        stale = raft_compact(n->r, index, j->data, len) < 0;
+    }
     et_buf_free(&j->meta);
     et_free(j->data);
     et_free(j);
@@ -770,6 +785,8 @@ static int node_snapshot_finish(struct raft_node *n)
     }
     if (n->failed)
         return n->failed;
+    if (stale || index <= n->snap_index)
+        return 0;
     raft_wal_append_snapshot(n->wal, index, term, false);
     if ((ret = raft_wal_sync(n->wal)) < 0) {
         n->failed = ret; /* the WAL is unusable: so is the node */
@@ -789,29 +806,25 @@ static int node_snapshot_finish(struct raft_node *n)
 
 static int node_snapshot(struct raft_node *n)
 {
-    void *buf = NULL;
-    size_t len = 0;
-    n->cfg.snapshot_save(n->cfg.data, &buf, &len);
-    /* Compact the core first: its snapshot meta then holds the configuration as of the applied
-     * index (the latest one may be an uncommitted change ahead of it). Nothing is lost if the
-     * file cannot be written: the WAL is only released after it is. */
-    if (raft_compact(n->r, n->applied, buf, len) < 0) {
-        et_error("raft: the core refused compaction at %" PRIu64, n->applied);
-        et_free(buf);
+    struct raft_conf conf;
+    if (raft_conf_at(n->r, n->applied, &conf) < 0) {
+        et_error("raft: no configuration at the applied index %" PRIu64, n->applied);
         return -EINVAL;
     }
     struct node_snap_job *j = et_calloc(1, sizeof(*j));
     j->n = n;
     j->index = n->applied;
     j->term = n->applied_term;
-    j->data = buf;
-    j->len = len;
-    conf_encode(&raft_get_snapshot_meta(n->r)->conf, &j->meta);
+    conf_encode(&conf, &j->meta);
+    if (n->cfg.snapshot_capture)
+        j->image = n->cfg.snapshot_capture(n->cfg.data);
+    else
+        n->cfg.snapshot_save(n->cfg.data, &j->data, &j->len);
     n->snap_job = j;
     j->threaded = pthread_create(&j->thread, NULL, snap_job_main, j) == 0;
     if (!j->threaded) {
         snap_job_main(j); /* no thread: write it here */
-        return node_snapshot_finish(n);
+        return node_snapshot_finish(n, false);
     }
     return 0;
 }
@@ -821,9 +834,10 @@ static void node_maybe_snapshot(struct raft_node *n)
     if (n->snap_job) {
         if (!__atomic_load_n(&n->snap_job->done, __ATOMIC_ACQUIRE))
             return; /* one at a time */
-        (void)node_snapshot_finish(n);
+        (void)node_snapshot_finish(n, false);
     }
-    if (n->cfg.snapshot_count == 0 || n->failed || !n->cfg.snapshot_save)
+    if (n->cfg.snapshot_count == 0 || n->failed ||
+        !(n->cfg.snapshot_save || n->cfg.snapshot_capture))
         return;
     if (n->applied - n->snap_tried_index < n->cfg.snapshot_count)
         return;
@@ -1176,7 +1190,7 @@ static void *node_main(void *arg)
         node_serve_reads(n, now);
         node_maybe_snapshot(n);
     }
-    (void)node_snapshot_finish(n);
+    (void)node_snapshot_finish(n, false);
     node_cancel_all(n);
     return NULL;
 }

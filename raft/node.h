@@ -109,6 +109,12 @@ struct raft_node_config {
     void (*tick)(void *data, bool is_leader);
     /* Serialise the applied state into a new buffer (*out, *len; freed with et_free). */
     void (*snapshot_save)(void *data, void **out, size_t *len);
+    /* Optional, used instead of snapshot_save when set: the applied state is captured cheaply
+     * on the node's thread (an opaque image), serialised by snapshot_write on a thread of its
+     * own while the node goes on, and released with snapshot_release on the node's thread. */
+    void *(*snapshot_capture)(void *data);
+    void (*snapshot_write)(void *image, void **out, size_t *len);
+    void (*snapshot_release)(void *data, void *image);
     /* Replace the applied state with a snapshot. Returns 0 or a negative error (fatal). */
     int (*snapshot_load)(void *data, const void *p, size_t len);
 

@@ -540,6 +540,14 @@ const struct raft_conf *raft_get_conf(const struct raft *r)
     return &r->conf;
 }
 
+int raft_conf_at(const struct raft *r, raft_index index, struct raft_conf *out)
+{
+    if (index < r->snap.index || index > raft__last_index(r))
+        return -EINVAL;
+    raft__conf_at(r, index, out);
+    return 0;
+}
+
 const struct raft_snapshot_meta *raft_get_snapshot_meta(const struct raft *r)
 {
     return &r->snap;

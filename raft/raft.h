@@ -400,6 +400,10 @@ void raft_get_info(const struct raft *r, struct raft_info *out);
 /* The current (latest appended) configuration. Borrowed; valid until the next call on @r. */
 const struct raft_conf *raft_get_conf(const struct raft *r);
 
+/* The configuration as of @index (the snapshot index <= @index <= the last index) into *out.
+ * Returns 0 or -EINVAL. */
+ET_NODISCARD int raft_conf_at(const struct raft *r, raft_index index, struct raft_conf *out);
+
 /* The current snapshot's meta (after raft_compact() or an installed snapshot): the index, term
  * and configuration a driver stores with the image. Borrowed; valid until the next call. */
 const struct raft_snapshot_meta *raft_get_snapshot_meta(const struct raft *r);

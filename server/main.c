@@ -790,6 +790,9 @@ int main(int argc, char **argv, char **envp)
         .applied = api_raft_applied,
         .tick = api_raft_tick,
         .snapshot_save = api_raft_snapshot_save,
+        .snapshot_capture = api_raft_snapshot_capture,
+        .snapshot_write = api_raft_snapshot_write,
+        .snapshot_release = api_raft_snapshot_release,
         .snapshot_load = api_raft_snapshot_load,
         .send = raft_send,
     };

@@ -68,21 +68,29 @@ static size_t count_nodes(const struct store_node *root)
     return count;
 }
 
-void store_snapshot_save(struct store *s, struct et_buf *out)
+/*
+ * An image is what a snapshot needs of one published version, held by references: the tree's
+ * root (nodes are never changed once published, so the tree stays as it was however the writer
+ * goes on), the counters, and the history events. It is taken and released on the writer's
+ * thread; writing it out (the long part) may run on any thread meanwhile.
+ */
+struct store_image {
+    struct store_node *root;
+    uint64_t index;
+    uint64_t stats[SNAP_STATS];
+    uint64_t first, last; /* history kept, or 0, 0 */
+    struct store_event **events;
+};
+
+struct store_image *store_snapshot_capture(struct store *s)
 {
     const struct store_version *v = __atomic_load_n(&s->cur, __ATOMIC_ACQUIRE);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, out, buf_write);
-    msgpack_pack_array(&pk, 8);
-    msgpack_pack_str(&pk, strlen(SNAP_MAGIC));
-    msgpack_pack_str_body(&pk, SNAP_MAGIC, strlen(SNAP_MAGIC));
-    msgpack_pack_uint64(&pk, SNAP_VERSION);
-    msgpack_pack_uint64(&pk, v->index);
+    struct store_image *img = et_calloc(1, sizeof(*img));
+    img->root = store__node_get(v->root);
+    img->index = v->index;
     struct store_stats st;
     store_stats_get(s, &st);
-    msgpack_pack_array(&pk, SNAP_STATS);
-    for (size_t i = 0; i < SNAP_STATS; i++)
-        msgpack_pack_uint64(&pk, ((const uint64_t *)&st)[i]);
+    memcpy(img->stats, &st, sizeof(img->stats));
 
     /* history: the newest events still in their slots (a writer ahead of @v may have reused
      * the oldest ones) */
@@ -94,15 +102,39 @@ void store_snapshot_save(struct store *s, struct et_buf *out)
             break;
         first--;
     }
-    bool empty = first > v->hist_last;
-    msgpack_pack_uint64(&pk, empty ? 0 : first);
-    msgpack_pack_uint64(&pk, empty ? 0 : v->hist_last);
+    if (first <= v->hist_last) {
+        img->first = first;
+        img->last = v->hist_last;
+        img->events = et_alloc((img->last - first + 1) * sizeof(*img->events));
+        for (uint64_t i = first; i <= img->last; i++) {
+            struct store_event *ev = __atomic_load_n(&s->hist[i % s->hist_cap], __ATOMIC_ACQUIRE);
+            store_event_ref(ev);
+            img->events[i - first] = ev;
+        }
+    }
+    return img;
+}
 
-    msgpack_pack_array(&pk, count_nodes(v->root));
-    pack_node(&pk, 0, v->root);
+void store_image_write(const struct store_image *img, struct et_buf *out)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, buf_write);
+    msgpack_pack_array(&pk, 8);
+    msgpack_pack_str(&pk, strlen(SNAP_MAGIC));
+    msgpack_pack_str_body(&pk, SNAP_MAGIC, strlen(SNAP_MAGIC));
+    msgpack_pack_uint64(&pk, SNAP_VERSION);
+    msgpack_pack_uint64(&pk, img->index);
+    msgpack_pack_array(&pk, SNAP_STATS);
+    for (size_t i = 0; i < SNAP_STATS; i++)
+        msgpack_pack_uint64(&pk, img->stats[i]);
+    msgpack_pack_uint64(&pk, img->first);
+    msgpack_pack_uint64(&pk, img->last);
+
+    msgpack_pack_array(&pk, count_nodes(img->root));
+    pack_node(&pk, 0, img->root);
     struct store_walk w;
     store__walk_init(&w, "/", 1);
-    store__walk_descend(&w, v->root);
+    store__walk_descend(&w, img->root);
     const struct store_node *n;
     enum store_walk_step step;
     while ((step = store__walk_next(&w, &n, NULL)) != STORE_WALK_END) {
@@ -114,9 +146,10 @@ void store_snapshot_save(struct store *s, struct et_buf *out)
     }
     store__walk_free(&w);
 
-    msgpack_pack_array(&pk, empty ? 0 : v->hist_last - first + 1);
-    for (uint64_t i = first; !empty && i <= v->hist_last; i++) {
-        struct store_event *ev = __atomic_load_n(&s->hist[i % s->hist_cap], __ATOMIC_ACQUIRE);
+    size_t count = img->events ? img->last - img->first + 1 : 0;
+    msgpack_pack_array(&pk, count);
+    for (size_t i = 0; i < count; i++) {
+        const struct store_event *ev = img->events[i];
         msgpack_pack_array(&pk, 5);
         msgpack_pack_uint64(&pk, ev->index);
         msgpack_pack_uint64(&pk, ev->action);
@@ -125,6 +158,24 @@ void store_snapshot_save(struct store *s, struct et_buf *out)
         pack_bytes(&pk, ev->key, ev->key_len);
         pack_bytes(&pk, ev->json, ev->json_len);
     }
+}
+
+void store_image_release(struct store *s, struct store_image *img)
+{
+    if (img == NULL)
+        return;
+    store__node_release(s, img->root);
+    for (uint64_t i = 0; img->events && i <= img->last - img->first; i++)
+        store_event_unref(img->events[i]);
+    et_free(img->events);
+    et_free(img);
+}
+
+void store_snapshot_save(struct store *s, struct et_buf *out)
+{
+    struct store_image *img = store_snapshot_capture(s);
+    store_image_write(img, out);
+    store_image_release(s, img);
 }
 
 /* ---- loading ---------------------------------------------------------------------------- */

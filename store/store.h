@@ -222,6 +222,15 @@ void store_mem_stats_get(const struct store *s, struct store_mem_stats *out);
 
 /* Appends a msgpack snapshot of the published version (tree, index, history) to @out. */
 void store_snapshot_save(struct store *s, struct et_buf *out);
+/*
+ * The same in three steps, so that the long one can run on another thread: capture the published
+ * version by reference (writer thread, cheap), write its snapshot (any thread, while the writer
+ * goes on), release it (writer thread; its garbage goes with the next store_publish()).
+ */
+struct store_image;
+struct store_image *store_snapshot_capture(struct store *s);
+void store_image_write(const struct store_image *img, struct et_buf *out);
+void store_image_release(struct store *s, struct store_image *img);
 /* Replaces the whole state with the snapshot at @p. Thread: the writer. Returns 0 or -EINVAL. */
 ET_NODISCARD int store_snapshot_load(struct store *s, const void *p, size_t len);
 

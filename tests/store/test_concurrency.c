@@ -1,10 +1,13 @@
 /*
- * tests/store/test_concurrency.c - readers under RCU while the writer applies and publishes.
+ * tests/store/test_concurrency.c - readers under RCU while the writer applies and publishes, and
+ * snapshot images written on a thread of their own meanwhile (they must come out as the state
+ * at their capture, byte for byte).
  * Run it under TSan too (-DET_SANITIZE=thread): replaced nodes are freed by call_rcu while the
  * reader threads keep reading. A plain program (exit 0 = pass): Criterion's shared-memory arena
  * does not start under TSan.
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +67,21 @@ static void *reader(void *arg)
     return NULL;
 }
 
+/* An image captured by the writer, written by its own thread while the writer goes on. */
+struct image_job {
+    pthread_t th;
+    struct store_image *img;
+    struct et_buf out;
+    struct et_buf expect; /* store_snapshot_save at the capture */
+};
+
+static void *image_writer(void *arg)
+{
+    struct image_job *j = arg;
+    store_image_write(j->img, &j->out);
+    return NULL;
+}
+
 #define CHECK(cond)                                                                  \
     do {                                                                             \
         if (!(cond)) {                                                               \
@@ -83,7 +101,25 @@ int main(void)
         CHECK(pthread_create(&th[i], NULL, reader, &per[i]) == 0);
     }
     char key[32], value[32];
+    struct image_job job = { 0 };
+    bool job_running = false;
+    int images = 0;
     for (int i = 0; i < WRITES; i++) {
+        if (i % 1500 == 750) {
+            if (job_running) {
+                pthread_join(job.th, NULL);
+                CHECK(job.out.len == job.expect.len);
+                CHECK(memcmp(job.out.data, job.expect.data, job.out.len) == 0);
+                store_image_release(sh.s, job.img);
+                et_buf_free(&job.out);
+                et_buf_free(&job.expect);
+                images++;
+            }
+            job.img = store_snapshot_capture(sh.s);
+            store_snapshot_save(sh.s, &job.expect);
+            CHECK(pthread_create(&job.th, NULL, image_writer, &job) == 0);
+            job_running = true;
+        }
         uint64_t next = store_index(sh.s) + 1;
         snprintf(key, sizeof(key), "/k/%d", i % 300);
         snprintf(value, sizeof(value), "v%llu", (unsigned long long)next);
@@ -105,6 +141,18 @@ int main(void)
         store_result_free(&r);
         store_publish(sh.s);
     }
+    if (job_running) {
+        pthread_join(job.th, NULL);
+        CHECK(job.out.len == job.expect.len &&
+              memcmp(job.out.data, job.expect.data, job.out.len) == 0);
+        store_image_release(sh.s, job.img);
+        et_buf_free(&job.out);
+        et_buf_free(&job.expect);
+        images++;
+        store_publish(sh.s);
+    }
+    CHECK(images == WRITES / 1500);
+    printf("snapshot images written on their own thread: %d, each as captured\n", images);
     for (int i = 0; i < 2; i++) {
         __atomic_store_n(&per[i].done, 1, __ATOMIC_RELEASE);
         pthread_join(th[i], NULL);

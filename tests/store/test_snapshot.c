@@ -3,6 +3,7 @@
  * damaged snapshots are refused without changing anything (S-39).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -89,6 +90,33 @@ Test(snapshot, round_trip_answers_every_query_identically)
     free(a2);
     store_free(copy);
     et_buf_free(&snap);
+}
+
+/* An image is the state at its capture, whatever the writer does before it is written out. */
+Test(snapshot, captured_image_is_unchanged_by_later_writes)
+{
+    fill();
+    struct store_image *img = store_snapshot_capture(t_store);
+    struct et_buf expect = ET_BUF_INIT, got = ET_BUF_INIT;
+    store_snapshot_save(t_store, &expect);
+    char key[32];
+    for (int i = 0; i < 2500; i++) { /* more than the history keeps: its slots are reused */
+        snprintf(key, sizeof(key), "/dir/k%d", i % 40);
+        cr_assert_eq(t_set(key, "later"), 0);
+    }
+    cr_assert_eq(t_del("/dir", true, true), 0);
+    cr_assert_eq(t_update("/tdir/x", "y"), 0);
+    store_image_write(img, &got);
+    store_image_release(t_store, img);
+    store_publish(t_store);
+    cr_assert_eq(got.len, expect.len);
+    cr_assert(memcmp(got.data, expect.data, got.len) == 0);
+    struct store *copy = store_new(NULL);
+    cr_assert_eq(store_snapshot_load(copy, got.data, got.len), 0);
+    cr_assert_eq(store_index(copy), 11);
+    store_free(copy);
+    et_buf_free(&expect);
+    et_buf_free(&got);
 }
 
 Test(snapshot, restore_then_sweep_drops_expired_keys) /* S-39 */
