@@ -179,7 +179,10 @@ static void write_complete(struct api_write *w)
     } else {
         struct store_event *ev = w->event;
         int status = ev->created ? 201 : 200;
-        if (w->no_value) {
+        /* noValueOnSuccess trims only set, create, update and compareAndSwap replies (3.4) */
+        bool trim =
+            w->no_value && ev->action != STORE_ACTION_DELETE && ev->action != STORE_ACTION_CAD;
+        if (trim) {
             struct et_buf b = ET_BUF_INIT;
             et_buf_printf(&b, "{\"action\":\"%s\"}\n", store_action_name(ev->action));
             char *body = h2o_mem_alloc_pool(&req->pool, b.len);
