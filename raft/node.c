@@ -617,6 +617,8 @@ static int node_install_snapshot(struct raft_node *n, const struct raft_snapshot
     n->applied_term = s->meta.term;
     n->snap_prev_index = n->snap_index = s->meta.index;
     n->applied_any = true;
+    et_info("raft: installed the leader's snapshot at index %" PRIu64 " (%zu bytes)", s->meta.index,
+            s->len);
     return 0;
 }
 

@@ -25,6 +25,8 @@ import signal
 import threading
 import time
 
+import pytest
+
 import itestlib
 from itestlib import StreamReader, get, post, put, request, wait_until
 
@@ -169,9 +171,12 @@ def test_partitioned_old_leader_steps_down_and_converges(make_cluster):
     lead = leader_of(cluster)
     rest = [m for m in cluster if m is not lead]
     w = Writers(rest, "/f1/load")
+    # clients of the leader itself: their writes are in flight when it stops, and
+    # their answers come after SIGCONT, when its uncommitted entries are overwritten
+    wl = Writers([lead], "/f1/onlead", per_member=4, timeout=40)
     stale = {}
     try:
-        ok, _ = wait_until(lambda: w.count() >= 20, 10, 0.05)
+        ok, _ = wait_until(lambda: w.count() >= 20 and wl.count() >= 20, 10, 0.05)
         assert ok, "no writes before the fault"
         sigstop(lead)
 
@@ -193,6 +198,7 @@ def test_partitioned_old_leader_steps_down_and_converges(make_cluster):
     st.join(40)
     assert not st.is_alive(), "the write sent to the stopped leader never returned"
     w.stop()
+    wl.stop(45)
     # the old leader steps down: one leader, everybody agrees on it
     def one_leader():
         states = [get(m, "/v2/stats/self", timeout=3).json() for m in cluster]
@@ -212,6 +218,7 @@ def test_partitioned_old_leader_steps_down_and_converges(make_cluster):
         assert r.status == 200 and r.json()["node"]["value"] == "end", (m.name, r)
     same_index_everywhere(cluster)
     check_acked(cluster, "/f1/load", w.acked)
+    check_acked(cluster, "/f1/onlead", wl.acked)
     trees = [leaves(m, "/f1") for m in cluster]
     assert trees[0] == trees[1] == trees[2]
     # the write sent to the stopped leader: success only if it is in the final log
@@ -222,6 +229,13 @@ def test_partitioned_old_leader_steps_down_and_converges(make_cluster):
             "the stopped leader acknowledged a write that is not in the final log", r)
     elif r is not None:
         assert r.status == 500 and r.json()["errorCode"] == 300, r
+    # the old leader's log had a tail that was overwritten: after kill -9 it must
+    # replay the log as it is now, not the entries it once appended as leader
+    lead.kill()
+    lead.start(timeout=60)
+    assert get(lead, "/v2/keys/f1/final?quorum=true").json()["node"]["value"] == "end"
+    same_index_everywhere(cluster)
+    assert leaves(lead, "/f1") == trees[1]
 
 
 def test_stopped_follower_catches_up_by_snapshot(make_cluster, monkeypatch):
@@ -269,6 +283,10 @@ def test_stopped_follower_catches_up_by_snapshot(make_cluster, monkeypatch):
     same_index_everywhere(cluster)
     got, _ = wait_until(converged, 15, 0.2)
     assert got, "the resumed follower differs: %r" % ([snapshot_of(m) for m in (f, lead)],)
+    if f.kind == "etcetera":
+        # the leader compacts at every snapshot: the follower must have been sent one
+        with open(f.logfile, encoding="utf-8", errors="replace") as lf:
+            assert "installed the leader's snapshot" in lf.read(), f.log_tail()
     tree, hidden, _ = got[0]
     assert [json.loads(h)["node"]["value"] for h in hidden] == ["h1", "h2"]
     names = [c["key"] for c in tree["nodes"]]
@@ -328,13 +346,19 @@ def _is_request_timeout(r):
             b.get("index") == 0)
 
 
-def test_quorum_lost_fails_in_bounded_time(make_cluster):
+@pytest.mark.parametrize("alone_role", ["follower", "leader"])
+def test_quorum_lost_fails_in_bounded_time(make_cluster, alone_role):
     cluster = make_cluster(3)
     assert put(cluster[0], "/v2/keys/f4/k", {"value": "before"}).status == 201
     for m in cluster:       # everybody has applied it before the fault
         assert get(m, "/v2/keys/f4/k?quorum=true").status == 200
-    killed = leader_of(cluster)
-    alone, stopped = [m for m in cluster if m is not killed]
+    lead = leader_of(cluster)
+    if alone_role == "leader":      # the leader loses its followers: it must step down
+        alone = lead
+        killed, stopped = [m for m in cluster if m is not lead]
+    else:                           # a follower loses its leader and the other follower
+        killed = lead
+        alone, stopped = [m for m in cluster if m is not lead]
     killed.kill()
     sigstop(stopped)
     try:
@@ -426,3 +450,115 @@ def test_watch_on_follower_across_leader_kill(make_cluster):
     assert [(e["action"], e["node"]) for e in got] == [(e["action"], e["node"]) for e in sent]
     assert [(e["action"], e["node"]) for e in polled] == [
         (e["action"], e["node"]) for e in sent]
+
+
+def test_rolling_kill9_rounds_under_load(make_cluster, monkeypatch):
+    """Rounds of kill -9 of one member (the leader on even rounds, a follower on odd
+    ones) while clients write through all three, with small snapshots; the killed
+    member restarts on its data directory before the next round."""
+    monkeypatch.setattr(itestlib.ServerProc, "argv",
+                        lambda self, orig=itestlib.ServerProc.argv: orig(self) +
+                        ["--snapshot-count", "50"])
+    cluster = make_cluster(3)
+    acked = {}
+    for rnd in range(4):
+        lead = leader_of(cluster)
+        victim = lead if rnd % 2 == 0 else [m for m in cluster if m is not lead][rnd % 2]
+        w = Writers(cluster, "/f6/r%d" % rnd, per_member=2)
+        try:
+            ok, _ = wait_until(lambda: w.count() >= 40, 15, 0.05)
+            assert ok, "round %d: too few writes before the kill" % rnd
+            victim.kill()
+            at_kill = w.count()
+            ok, _ = wait_until(lambda: w.count() >= at_kill + 40, 20, 0.05)
+            assert ok, "round %d: writes stopped after killing %s" % (rnd, victim.name)
+            victim.start(timeout=60)
+            at_start = w.count()
+            ok, _ = wait_until(lambda: w.count() >= at_start + 20, 20, 0.05)
+            assert ok, "round %d: writes stopped after %s came back" % (rnd, victim.name)
+        finally:
+            w.stop()
+        acked.update(w.acked)
+    same_index_everywhere(cluster)
+    check_acked(cluster, "/f6", acked)
+    trees = [leaves(m, "/f6") for m in cluster]
+    assert trees[0] == trees[1] == trees[2]
+
+
+def test_quorum_reads_stay_linearizable_across_leader_faults(make_cluster):
+    """One writer raises a counter key through every member in turn while readers
+    send quorum GETs to every member; the leader is SIGSTOPped (with quorum GETs
+    queued on it, answered after SIGCONT) and later the new leader is kill -9'd.  A
+    quorum GET must never return a value older than one acknowledged before it was
+    sent, nor one that had not been sent when it returned."""
+    cluster = make_cluster(3)
+    key = "/v2/keys/f7/counter"
+    assert put(cluster[0], key, {"value": "0"}).status == 201
+    lock = threading.Lock()
+    acks = []           # (time acknowledged, value)
+    sent = [0]          # highest value sent so far
+    reads = []          # (time sent, value, time answered, member)
+    stop = threading.Event()
+
+    def writer():
+        n = 0
+        while not stop.is_set():
+            n += 1
+            with lock:
+                sent[0] = n
+            try:
+                r = put(cluster[n % 3], key, {"value": str(n)}, timeout=10)
+            except OSError:
+                continue
+            if r.status == 200:
+                with lock:
+                    acks.append((time.monotonic(), n))
+
+    def reader(m):
+        while not stop.is_set():
+            t0 = time.monotonic()
+            try:
+                r = get(m, key + "?quorum=true", timeout=15)
+            except OSError:
+                time.sleep(0.05)
+                continue
+            t1 = time.monotonic()
+            if r.status == 200:
+                with lock:
+                    reads.append((t0, int(r.json()["node"]["value"]), t1, m.name, sent[0]))
+
+    threads = [threading.Thread(target=writer, daemon=True)]
+    threads += [threading.Thread(target=reader, args=(m,), daemon=True)
+                for m in cluster for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(1)
+        lead = leader_of(cluster)
+        sigstop(lead)
+        try:
+            new = leader_of([m for m in cluster if m is not lead])
+            time.sleep(1.5)
+        finally:
+            sigcont(lead)
+        time.sleep(2)
+        new.kill()
+        leader_of([m for m in cluster if m is not new])
+        time.sleep(1.5)
+        new.start(timeout=60)
+        time.sleep(1)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(20)
+    acks.sort()
+    assert len(acks) > 20 and len(reads) > 50, (len(acks), len(reads))
+    bad = []
+    for t0, v, t1, name, sent_then in reads:
+        before = [n for ta, n in acks if ta < t0]
+        if before and v < max(before):
+            bad.append(("stale", name, v, max(before)))
+        if v > sent_then:
+            bad.append(("from the future", name, v, sent_then))
+    assert not bad, "%d of %d quorum reads broke linearizability, e.g. %r" % (
+        len(bad), len(reads), bad[:5])
