@@ -251,6 +251,7 @@ def test_stopped_follower_catches_up_by_snapshot(make_cluster, monkeypatch):
     assert put(f, "/v2/keys/f2/ttl-long", {"value": "t", "ttl": "300"}).status == 201
     assert put(f, "/v2/keys/f2/ttl-short", {"value": "t", "ttl": "2"}).status == 201
     assert put(f, "/v2/keys/f2/change", {"value": "old"}).status == 201
+    gap_from = lead.index() + 1
     sigstop(f)
     try:
         for n in range(120):
@@ -268,6 +269,7 @@ def test_stopped_follower_catches_up_by_snapshot(make_cluster, monkeypatch):
         assert gone, "ttl-short did not expire"
         for n in range(40):     # more snapshots after the expiry
             assert put(others[n % 2], "/v2/keys/f2/more/k%02d" % n, {"value": "m"}).status == 201
+        gap_to = lead.index()
     finally:
         sigcont(f)
 
@@ -295,6 +297,15 @@ def test_stopped_follower_catches_up_by_snapshot(make_cluster, monkeypatch):
     assert "expiration" in ttl_long
     ttl = get(f, "/v2/keys/f2/ttl-long").json()["node"]["ttl"]
     assert 500 < ttl <= 600
+    # the event history came with the snapshot: waitIndex inside the gap gives the same
+    # events on the follower as on the leader
+    def history(m):
+        out = []
+        for i in range(gap_from, gap_to, 7):
+            r = get(m, "/v2/keys/f2?wait=true&recursive=true&waitIndex=%d" % i, timeout=5)
+            out.append((r.status, r.body))
+        return out
+    assert history(f) == history(lead)
     # the resumed follower serves writes and quorum reads
     assert put(f, "/v2/keys/f2/after", {"value": "a"}).status == 201
     assert get(lead, "/v2/keys/f2/after?quorum=true").json()["node"]["value"] == "a"
@@ -304,6 +315,7 @@ def test_stopped_follower_catches_up_by_snapshot(make_cluster, monkeypatch):
     ok, _ = wait_until(lambda: snapshot_of(f) == snapshot_of(lead), 15, 0.2)
     assert ok, "after kill -9: %r != %r" % (snapshot_of(f), snapshot_of(lead))
     assert get(f, "/v2/keys/f2/ttl-long").json()["node"]["ttl"] > 500
+    assert history(f) == history(lead)
 
 
 def test_whole_cluster_kill9_under_load(make_cluster):
@@ -562,3 +574,219 @@ def test_quorum_reads_stay_linearizable_across_leader_faults(make_cluster):
             bad.append(("from the future", name, v, sent_then))
     assert not bad, "%d of %d quorum reads broke linearizability, e.g. %r" % (
         len(bad), len(reads), bad[:5])
+
+
+class PeerProxy:
+    """A TCP relay in front of one member's peer port: the member advertises the
+    relay's URL, so every connection another member opens to it goes through here.
+    block() cuts those connections and refuses new ones (what the member hears from
+    its peers), unblock() heals."""
+
+    def __init__(self, target_port):
+        import socket
+        self.target = target_port
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.port = itestlib.free_port()
+        self.lsock.bind((itestlib.HOST, self.port))
+        self.lsock.listen(64)
+        self.blocked = False
+        self.conns = []
+        self.lock = threading.Lock()
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import socket
+        while not self.closed:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            with self.lock:
+                if self.blocked:
+                    c.close()
+                    continue
+            try:
+                u = socket.create_connection((itestlib.HOST, self.target), timeout=5)
+            except OSError:
+                c.close()
+                continue
+            u.settimeout(None)
+            with self.lock:
+                self.conns += [c, u]
+            for a, b in ((c, u), (u, c)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, a, b):
+        import socket
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                b.sendall(d)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def block(self):
+        import socket
+        with self.lock:
+            self.blocked = True
+            conns, self.conns = self.conns, []
+        for s in conns:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            except OSError:
+                pass
+
+    def unblock(self):
+        with self.lock:
+            self.blocked = False
+
+    def close(self):
+        self.closed = True
+        self.block()
+        self.lsock.close()
+
+
+class ProxiedProc(itestlib.ServerProc):
+    """A member that listens for peers on listen_peer_port but advertises peer_url
+    (its PeerProxy)."""
+
+    listen_peer_port = None
+
+    def argv(self):
+        a = super().argv()
+        a[a.index("--listen-peer-urls") + 1] = "http://%s:%d" % (itestlib.HOST,
+                                                                self.listen_peer_port)
+        return a
+
+
+@pytest.fixture
+def proxied_cluster(server_bin, server_kind):
+    """make(n) -> (members, proxies): a cluster whose peer traffic goes through
+    one PeerProxy per member."""
+    made = []
+
+    def make(n):
+        real = [itestlib.free_port() for _ in range(n)]
+        proxies = [PeerProxy(p) for p in real]
+        names = ["m%d" % i for i in range(n)]
+        initial = ",".join("%s=http://%s:%d" % (nm, itestlib.HOST, px.port)
+                           for nm, px in zip(names, proxies))
+        members = []
+        for nm, rp, px in zip(names, real, proxies):
+            s = ProxiedProc(server_bin, server_kind, name=nm,
+                            ports=(itestlib.free_port(), px.port), initial_cluster=initial)
+            s.listen_peer_port = rp
+            made.append((s, px))
+            members.append(s)
+        for s in members:
+            s.start(wait=False)
+        for s in members:
+            s.wait_ready(60)
+        return members, proxies
+    yield make
+    errors = []
+    for s, px in made:
+        px.close()
+        try:
+            s.cleanup()
+        except itestlib.ServerError as e:
+            errors.append(str(e))
+    assert not errors, "\n".join(errors)
+
+
+ETCD_STREAMS = ("etcd's transport also carries a member's messages on streams its peers "
+                "dial to it: a relay in front of one member cannot cut one direction")
+
+
+def test_leader_cut_off_from_its_peers(proxied_cluster, server_kind):
+    """Nothing reaches the leader from its peers (its peer proxy refuses them): the
+    other two elect a leader and keep accepting writes, the cut-off member stops
+    being leader (check-quorum) and acknowledges nothing that is not in the final
+    log; healed, it converges."""
+    if server_kind == "etcd":
+        pytest.skip(ETCD_STREAMS)
+    cluster, proxies = proxied_cluster(3)
+    lead = leader_of(cluster)
+    px = proxies[cluster.index(lead)]
+    rest = [m for m in cluster if m is not lead]
+    assert put(lead, "/v2/keys/f8/before", {"value": "1"}).status == 201
+    w = Writers(rest, "/f8/load", per_member=1)
+    wl = Writers([lead], "/f8/onlead", per_member=2, timeout=30)
+    try:
+        px.block()
+        t0 = time.time()
+
+        def new_leader():
+            for m in rest:
+                try:
+                    if get(m, "/v2/stats/self", timeout=2).json()["state"] == "StateLeader":
+                        return m
+                except OSError:
+                    pass
+            return None
+        new, took = wait_until(new_leader, 20, 0.1)
+        assert new, "the connected majority elected no leader"
+        at = w.count()
+        ok, _ = wait_until(lambda: w.count() >= at + 30, 20, 0.05)
+        assert ok, "the majority does not accept writes with the old leader cut off"
+        stepped, _ = wait_until(lambda: get(lead, "/v2/stats/self", timeout=3).json()
+                                ["state"] != "StateLeader", 10, 0.1)
+        assert stepped, "the cut-off leader still says it leads %.1f s later" % (
+            time.time() - t0)
+    finally:
+        px.unblock()
+    w.stop()
+    wl.stop(40)
+    ok, _ = wait_until(lambda: put(lead, "/v2/keys/f8/final", {"value": "end"},
+                                   timeout=10).status == 201, 30, 0.2)
+    assert ok, "the healed member does not accept writes"
+    for m in cluster:
+        assert get(m, "/v2/keys/f8/final?quorum=true", timeout=10).json()["node"][
+            "value"] == "end"
+    same_index_everywhere(cluster)
+    check_acked(cluster, "/f8/load", w.acked)
+    check_acked(cluster, "/f8/onlead", wl.acked)
+    trees = [leaves(m, "/f8") for m in cluster]
+    assert trees[0] == trees[1] == trees[2]
+
+
+def test_follower_cut_off_does_not_depose_the_leader(proxied_cluster, server_kind):
+    """Nothing reaches one follower from its peers: it campaigns in vain (pre-vote,
+    so without raising its term), the other two keep their leader and term and never
+    stall; healed, the follower catches up without an election."""
+    if server_kind == "etcd":
+        pytest.skip(ETCD_STREAMS)
+    cluster, proxies = proxied_cluster(3)
+    lead = leader_of(cluster)
+    f = [m for m in cluster if m is not lead][0]
+    term = get(lead, "/v2/keys/").headers["x-raft-term"]
+    proxies[cluster.index(f)].block()
+    try:
+        slowest = 0.0
+        for n in range(60):
+            t0 = time.time()
+            r = put(cluster[cluster.index(f) - 1 - n % 2], "/v2/keys/f9/k%d" % n, {"value": "x"})
+            slowest = max(slowest, time.time() - t0)
+            assert r.status == 201, r
+            time.sleep(0.05)
+        assert slowest < 1.0, "a write took %.1f s with one follower cut off" % slowest
+        assert get(lead, "/v2/stats/self").json()["state"] == "StateLeader"
+    finally:
+        proxies[cluster.index(f)].unblock()
+    ok, _ = wait_until(lambda: get(f, "/v2/keys/f9/k59").status == 200, 15, 0.1)
+    assert ok, "the healed follower did not catch up"
+    assert put(f, "/v2/keys/f9/after", {"value": "y"}).status == 201
+    assert leader_of(cluster) is lead
+    for m in cluster:
+        assert get(m, "/v2/keys/").headers["x-raft-term"] == term, m.name
+    same_index_everywhere(cluster)
