@@ -748,6 +748,13 @@ static void *snap_job_main(void *arg)
         j->n->cfg.snapshot_write(j->image, &j->data, &j->len);
     j->ret = raft_snap_save(j->n->snap_dir, j->index, j->term, j->meta.data, j->meta.len, j->data,
                             j->len);
+    /* Once this file is durable the one before it is the fallback, and older ones can go (the
+     * WAL is kept back to that fallback until this snapshot's marker is durable, and beyond). */
+    if (j->ret == 0 && j->threaded) {
+        int ret = raft_snap_purge(j->n->snap_dir, NODE_SNAPSHOTS_KEPT);
+        if (ret < 0)
+            et_warn("raft: removing old snapshot files: %s", strerror(-ret));
+    }
     __atomic_store_n(&j->done, 1, __ATOMIC_RELEASE);
     node_wake(j->n);
     return NULL;
@@ -769,6 +776,7 @@ static int node_snapshot_finish(struct raft_node *n, bool in_ready)
     if (j->image)
         n->cfg.snapshot_release(n->cfg.data, j->image);
     int ret = j->ret;
+    bool j_threaded = j->threaded; /* the thread purged the older files itself */
     raft_index index = j->index;
     raft_term term = j->term;
     size_t len = j->len;
@@ -776,7 +784,9 @@ static int node_snapshot_finish(struct raft_node *n, bool in_ready)
     if (ret == 0 && !in_ready && !n->failed) {
         /* Refused only when the core moved past this index meanwhile (a leader's snapshot was
          * installed): the file is then simply an older one. */
-        stale = raft_compact(n->r, index, j->data, len) < 0;
+        stale = raft_compact_take(n->r, index, j->data, len) < 0;
+        if (!stale)
+            j->data = NULL; /* the core's now */
     }
     et_buf_free(&j->meta);
     et_free(j->data);
@@ -798,7 +808,7 @@ static int node_snapshot_finish(struct raft_node *n, bool in_ready)
     n->snap_prev_index = n->snap_index;
     n->snap_index = index;
     if ((ret = raft_wal_release_to(n->wal, n->snap_prev_index)) < 0 ||
-        (ret = raft_snap_purge(n->snap_dir, NODE_SNAPSHOTS_KEPT)) < 0)
+        (!j_threaded && (ret = raft_snap_purge(n->snap_dir, NODE_SNAPSHOTS_KEPT)) < 0))
         et_warn("raft: compaction after the snapshot at %" PRIu64 " failed: %s", index,
                 strerror(-ret));
     et_info("raft: snapshot at index %" PRIu64 " (%zu bytes), WAL kept from %" PRIu64, index, len,
@@ -823,8 +833,9 @@ static int node_snapshot(struct raft_node *n)
     else
         n->cfg.snapshot_save(n->cfg.data, &j->data, &j->len);
     n->snap_job = j;
-    j->threaded = pthread_create(&j->thread, NULL, snap_job_main, j) == 0;
-    if (!j->threaded) {
+    j->threaded = true; /* set before the thread reads it */
+    if (pthread_create(&j->thread, NULL, snap_job_main, j) != 0) {
+        j->threaded = false;
         snap_job_main(j); /* no thread: write it here */
         return node_snapshot_finish(n, false);
     }

@@ -330,6 +330,9 @@ ET_NODISCARD int raft_transfer_leader(struct raft *r, raft_id target);
  * are too far behind. Returns 0 or -EINVAL.
  */
 ET_NODISCARD int raft_compact(struct raft *r, raft_index index, const void *data, size_t len);
+/* The same, taking @data (allocated with et_alloc) instead of copying it: a large image is not
+ * copied again. On an error the caller keeps @data. */
+ET_NODISCARD int raft_compact_take(struct raft *r, raft_index index, void *data, size_t len);
 
 /*
  * A snapshot sent to @id was handed over (@ok) or failed: replication to @id resumes with a probe

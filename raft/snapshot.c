@@ -89,7 +89,7 @@ void raft__step_snapshot(struct raft *r, const struct raft_msg *m)
     raft__send(r, &resp);
 }
 
-int raft_compact(struct raft *r, raft_index index, const void *data, size_t len)
+int raft_compact_take(struct raft *r, raft_index index, void *data, size_t len)
 {
     ET_ASSERT(!r->in_ready);
     if (index <= r->snap.index || index > r->applied || r->snap_restore_pending)
@@ -98,7 +98,20 @@ int raft_compact(struct raft *r, raft_index index, const void *data, size_t len)
         return -EINVAL;
     raft__log_compact(r, index);
     raft__defer_free(r, r->snap_data);
-    r->snap_data = len ? et_memdup(data, len) : NULL;
+    if (len == 0) {
+        et_free(data);
+        data = NULL;
+    }
+    r->snap_data = data;
     r->snap_len = len;
     return 0;
+}
+
+int raft_compact(struct raft *r, raft_index index, const void *data, size_t len)
+{
+    void *copy = len ? et_memdup(data, len) : NULL;
+    int ret = raft_compact_take(r, index, copy, len);
+    if (ret < 0)
+        et_free(copy);
+    return ret;
 }
