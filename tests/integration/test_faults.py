@@ -413,6 +413,9 @@ def test_watch_on_follower_across_leader_kill(make_cluster):
     lead = leader_of(cluster)
     f, other = [m for m in cluster if m is not lead]
     first = put(lead, "/v2/keys/f5/k", {"value": "start"}).json()["node"]["modifiedIndex"]
+    # a watch without waitIndex starts after what its member has applied: let f apply it
+    ok, _ = wait_until(lambda: f.index() >= first, 5, 0.01)
+    assert ok
     stream = StreamReader(f, "/v2/keys/f5?wait=true&recursive=true&stream=true")
     polled = []
     poll_err = []
@@ -790,3 +793,39 @@ def test_follower_cut_off_does_not_depose_the_leader(proxied_cluster, server_kin
     for m in cluster:
         assert get(m, "/v2/keys/").headers["x-raft-term"] == term, m.name
     same_index_everywhere(cluster)
+
+
+def test_ttl_keys_expire_after_leader_kill(make_cluster):
+    """Expiry is the leader's job: keys whose TTL runs out after the leader was
+    kill -9'd are expired by the new one, at the same index on every member, the
+    restarted old leader included."""
+    cluster = make_cluster(3)
+    lead = leader_of(cluster)
+    rest = [m for m in cluster if m is not lead]
+    made = {}
+    for n in range(5):
+        r = put(rest[n % 2], "/v2/keys/fa/t%d" % n, {"value": "v", "ttl": "3"})
+        assert r.status == 201, r
+        made["/fa/t%d" % n] = r.json()["node"]["modifiedIndex"]
+    assert put(rest[0], "/v2/keys/fa/keep", {"value": "k"}).status == 201
+    lead.kill()
+    t0 = time.time()
+    for m in rest:
+        gone, _ = wait_until(lambda: leaves(m, "/fa").keys() == {"/fa/keep"}, 15, 0.1)
+        assert gone, "%s still has %s" % (m.name, sorted(leaves(m, "/fa")))
+    assert time.time() - t0 < 12, "expiry took %.1f s after the leader died" % (time.time() - t0)
+    lead.start(timeout=60)
+    same_index_everywhere(cluster)
+
+    def expiries(m):
+        out = {}
+        for key, idx in made.items():
+            r = get(m, "/v2/keys%s?wait=true&waitIndex=%d" % (key, idx + 1), timeout=5)
+            assert r.status == 200, (m.name, key, r)
+            ev = r.json()
+            assert ev["action"] == "expire", ev
+            out[key] = ev["node"]["modifiedIndex"]
+        return out
+    e = [expiries(m) for m in cluster]
+    assert e[0] == e[1] == e[2]
+    assert leaves(lead, "/fa").keys() == {"/fa/keep"}
