@@ -71,9 +71,11 @@ BOOLS_BAD = ["maybe", "yes", "", "tRuE", " true", "2", "on"]
 
 
 class Gen:
-    def __init__(self, seed):
+    def __init__(self, seed, slow=True):
         self.rng = random.Random(seed)
+        self.slow = slow
         self.known = {}        # key -> relative modifiedIndex (reference)
+        self.values = {}       # key -> value (reference)
         self.cur = 0           # last relative X-Etcd-Index seen on the reference
 
     # -- keys ------------------------------------------------------------------
@@ -85,7 +87,7 @@ class Gen:
             return urllib.parse.quote(k, safe="/")
         if r < 0.40:
             return rng.choice(["/", "", "//", "/f/", "/f//", "/_hd/"])
-        depth = rng.choice([1, 2, 2, 2, 3, 3, 4])
+        depth = rng.choice([1, 2, 2, 2, 2, 3, 3, 3, 4])
         parts = [rng.choice(DIRS_TOP)]
         for _ in range(depth - 1):
             parts.append(rng.choice(SEGS[:8]) if rng.random() < 0.75 else rng.choice(SEGS))
@@ -125,6 +127,12 @@ class Gen:
         return rng.choice(["abc", "0", "-1", "", "1.5", "99999999", "00", "18446744073709551615",
                            "18446744073709551616", "%2B3", " 4"])
 
+    def prev_value(self, key):
+        plain = urllib.parse.unquote(key)
+        if plain in self.values and self.rng.random() < 0.6:
+            return self.values[plain]
+        return self.rng.choice(VALUES)
+
     def ttl(self):
         rng = self.rng
         r = rng.random()
@@ -145,8 +153,8 @@ class Gen:
         rng = self.rng
         kind = rng.choices(
             ["put", "get", "delete", "post", "dir", "cas", "cad", "ttl", "refresh",
-             "wait", "method", "root", "misc"],
-            [16, 14, 8, 5, 6, 10, 6, 5, 4, 4, 2, 2, 3])[0]
+             "wait", "method", "root", "misc", "expire"],
+            [16, 14, 8, 5, 6, 10, 6, 5, 4, 4, 2, 2, 3, 0.3 if self.slow else 0])[0]
         k = self.key()
         params = []            # (name, value)
         method = "PUT"
@@ -194,7 +202,7 @@ class Gen:
                 if name == "prevExist":
                     params.append((name, self.boolv()))
                 elif name == "prevValue":
-                    params.append((name, rng.choice(VALUES)))
+                    params.append((name, self.prev_value(k)))
                 else:
                     params.append((name, self.index(k)))
         elif kind == "cad":
@@ -202,7 +210,7 @@ class Gen:
             for name in rng.sample(["prevValue", "prevIndex", "prevExist", "recursive", "dir"],
                                    rng.randint(1, 3)):
                 if name == "prevValue":
-                    params.append((name, rng.choice(VALUES)))
+                    params.append((name, self.prev_value(k)))
                 elif name == "prevIndex":
                     params.append((name, self.index(k)))
                 else:
@@ -245,6 +253,20 @@ class Gen:
             else:
                 params.append(("waitIndex", "abc"))
             wait_timeout = 1.0
+        elif kind == "expire":
+            # a key or directory that expires: the caller sleeps until both servers
+            # have swept it, so listings, history and later writes see the expire event
+            k = self.dirkey() if rng.random() < 0.5 else k
+            params.append(("ttl", "1"))
+            if rng.random() < 0.5:
+                params.append(("dir", "true"))
+            else:
+                params.append(("value", self.value()))
+            if rng.random() < 0.3:
+                params.append(("prevExist", self.boolv()))
+            step = self.place(method, k, params, None)
+            step["sleep_after"] = 2.3
+            return step
         elif kind == "method":
             method = rng.choice(["PATCH", "OPTIONS", "TRACE", "CONNECT", "FOO", "get"])
             if rng.random() < 0.5:
@@ -308,16 +330,41 @@ class Gen:
             return "&".join(out)
 
         path = "/v2/keys" + key
-        if query:
-            path += "?" + enc(query)
+        qs = enc(query)
+        if rng.random() < 0.05:
+            # malformed query pieces: empty pairs, no '=', bad escapes, ';'
+            junk = rng.choice(["&&", "value", ";x=1", "%zz=1", "x=%zz", "=v", "&sorted",
+                               "value=a;b", "a=%", "%00=1", "value=a+b", "prevValue=a+b"])
+            qs = qs + "&" + junk if qs else junk
+        bad_path = rng.random() < 0.02
+        if bad_path:
+            path += rng.choice(["/%zz", "/%", "/%2", "/a%00b", "/%2e%2e/x", "/%2e"])
+            # Go answers a malformed URL with 400 and closes at once: with a request
+            # body left unread the close becomes a reset, so send none
+            form = []
+        if qs:
+            path += "?" + qs
         step = {"req": "%s %s" % (method, path)}
         if form:
             step["form"] = [list(p) for p in form]
             ct = rng.choice([FORM] * 8 + ["application/x-www-form-urlencoded; charset=utf-8",
                                           "text/plain", "APPLICATION/X-WWW-FORM-URLENCODED"])
             step["headers"] = {"Content-Type": ct}
-        elif body_ok and rng.random() < 0.03:
+        elif body_ok and not bad_path and rng.random() < 0.03:
             step["body"] = ""
+            step["headers"] = {"Content-Type": FORM}
+        elif not body_ok and not bad_path and rng.random() < 0.05:
+            # GET and DELETE bodies are not parsed (spec Q5)
+            step["body"] = rng.choice(["value=x", "prevValue=zz&prevIndex=1", "recursive=true",
+                                       "wait=true", "dir=true"])
+            step["headers"] = {"Content-Type": FORM}
+        if body_ok and not bad_path and rng.random() < 0.03:
+            # malformed form bodies
+            junk = rng.choice(["value=%zz", "value=a;b", "value=1&&prevExist=false", "=x",
+                               "value", "value=a+b&ttl=%31%30", "value=1&value=2",
+                               "dir=true&value=", "ttl=5&value=%"])
+            step.pop("form", None)
+            step["body"] = junk
             step["headers"] = {"Content-Type": FORM}
         if wait_timeout:
             step["timeout"] = wait_timeout
@@ -344,10 +391,15 @@ class Gen:
             for k in list(self.known):
                 if k == key or k.startswith(key + "/"):
                     del self.known[k]
+                    self.values.pop(k, None)
         elif body.get("action"):
             self.known[key] = mi.k
+            if isinstance(node.get("value"), str):
+                self.values[key] = node["value"]
         if len(self.known) > 200:
-            self.known.pop(sorted(self.known)[0])
+            k = sorted(self.known)[0]
+            self.known.pop(k)
+            self.values.pop(k, None)
 
 
 # ---------------------------------------------------------------------------
@@ -391,8 +443,9 @@ def run_seed(v2, args, seed, target_tpl, etcd_tpl):
             s.ensure_nonzero_index()
         bases = [s.current_index() for s in (ref, tgt)]
         ctxs = [v2.Ctx(ref, bases[0]), v2.Ctx(tgt, bases[1])]
-        gen = Gen(seed)
+        gen = Gen(seed, slow=not args.short)
         diffs_found = []
+        outcomes = {}
         for i in range(1, args.ops + 1):
             st = gen.next_request()
             while len(st["req"]) > 4000:
@@ -411,13 +464,19 @@ def run_seed(v2, args, seed, target_tpl, etcd_tpl):
                                             " ct=%s" % headers["Content-Type"]
                                             if "Content-Type" in headers else ""))
             gen.observe(norms[0], v2.Rel)
+            b = norms[0].get("body") if isinstance(norms[0].get("body"), dict) else {}
+            oc = "%s %s" % (norms[0].get("status", norms[0].get("error")),
+                            b.get("action") or b.get("errorCode") or "")
+            outcomes[oc.strip()] = outcomes.get(oc.strip(), 0) + 1
             for n, q in zip(norms, queries):
                 loc = (n.get("headers") or {}).get("location")
                 if q and loc and loc.endswith("?" + q):
                     n["headers"]["location"] = loc[:-len(q)] + "<query>"
                 if q and isinstance(n.get("body"), str):
                     n["body"] = n["body"].replace(q.replace("&", "&amp;"), "<query>")
-            if expires_soon(norms[0], v2.Approx) or expires_soon(norms[1], v2.Approx):
+            if st.get("sleep_after"):
+                time.sleep(st["sleep_after"])
+            elif expires_soon(norms[0], v2.Approx) or expires_soon(norms[1], v2.Approx):
                 # a node that expires at once (ttl=0, an overflowing ttl) is removed
                 # on each server's next expiry tick: let both ticks pass
                 time.sleep(1.5)
@@ -440,6 +499,9 @@ def run_seed(v2, args, seed, target_tpl, etcd_tpl):
                     seed, tgt.proc.returncode, i, tgt.log_tail()))
                 diffs_found.append(i)
                 break
+        if args.outcomes:
+            print("seed %d reference outcomes: %s" % (seed, ", ".join(
+                "%s x%d" % kv for kv in sorted(outcomes.items(), key=lambda kv: -kv[1]))))
         return diffs_found
     finally:
         for s in (ref, tgt):
@@ -468,6 +530,7 @@ def main():
     p.add_argument("--timeout", type=float, default=10.0)
     p.add_argument("--max-show", type=int, default=10, help="differences printed per seed")
     p.add_argument("--stop-after", type=int, default=0, help="stop a seed after N differences")
+    p.add_argument("--outcomes", action="store_true", help="print the reference's outcomes")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args()
     if args.short:
