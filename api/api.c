@@ -147,13 +147,15 @@ static int route(struct api *a, h2o_req_t *req, bool peer)
         api__send_message(req, 503, "server is starting", false, false);
         return 0;
     }
-    if (api__method_is(req, "OPTIONS")) {
-        api__cors(req);
-        api__send(req, 200, NULL, NULL, 0);
-        return 0;
-    }
     enum api_path_kind kind =
         api_keys_path(req->input.path.base, req->input.path.len, NULL, &location, NULL, NULL);
+    if (kind != API_PATH_BAD && api__method_is(req, "OPTIONS")) {
+        /* a malformed URL fails in Go's request parser, before the CORS wrapper */
+        api__cors(req);
+        api__send(req, 200, NULL, NULL, 0);
+        et_buf_free(&location);
+        return 0;
+    }
     if (kind == API_PATH_REDIRECT && api__method_is(req, "CONNECT")) {
         /* Go's mux does not clean a CONNECT request's path: it goes by prefix to the keys
          * handler (405 there) or matches no route (404). */
