@@ -63,7 +63,8 @@ def skip(msg):
 # Path segments as they appear in the URL (already escaped where needed).
 SEGS = ["a", "b", "c", "d", "e", "k1", "_h", "_hid", "x%20y", "%C3%BCn", "a.b",
         "%25", "%2B", "+", "a%2Fb", "%3F", "%23", "~t", "-", "A", "a=b", "a;b", "q%26r",
-        "emoji%F0%9F%98%80", "0", "0000000000000000001"]
+        "emoji%F0%9F%98%80", "0", "0000000000000000001", "%7E", "%c3%bc", "%22q%22", "%3C%3E",
+        "!$'()*,:@", "%5B%5D", "%7B%7D", "%5C", "%60", "%7F", "%FF", "%09tab", "%20"]
 DIRS_TOP = ["f", "g", "_hd"]
 VALUES = ["v1", "v2", "", "x y", "a&b=c", "\u00fcn\u00efc\u00f8de", "42", "tab\there",
           "nl\nline", "quote\"back\\slash", "<>&'", "\u0001ctl", "%41", "+plus+"]
@@ -435,6 +436,24 @@ def expires_soon(obj, approx_cls):
     return False
 
 
+# In-order names (20 digits) inside a Location or redirect body, before the query.
+IN_ORDER_Q = re.compile(r"(?<=/)(\d{20})(?=[?\"])")
+
+
+def resort_nodes(obj):
+    """Unsorted listings: order nodes by key and then createdIndex (distinct keys made of
+    invalid UTF-8 both print as U+FFFD, so the key alone does not order them)."""
+    if isinstance(obj, dict):
+        for v in obj.values():
+            resort_nodes(v)
+        nodes = obj.get("nodes")
+        if isinstance(nodes, list) and all(isinstance(n, dict) for n in nodes):
+            nodes.sort(key=lambda n: (repr(n.get("key")), repr(n.get("createdIndex"))))
+    elif isinstance(obj, list):
+        for v in obj:
+            resort_nodes(v)
+
+
 # Headers whose presence may differ (transport details, spec Q13) or whose values are
 # compared by the shared harness already.
 LOOSE_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "date",
@@ -506,6 +525,7 @@ def run_seed(v2, args, seed, target_tpl, etcd_tpl):
                                          st.get("timeout", args.timeout))
                 norms.append(v2.normalize_response(res, ctx, meta))
                 raws.append(res)
+                sorted_flag = meta.get("sorted")
                 queries.append(urllib.parse.urlsplit(path).query)
                 descs.append("%s %s%s%s" % (method, path, " body=%r" % body if body else "",
                                             " ct=%s" % headers["Content-Type"]
@@ -515,7 +535,16 @@ def run_seed(v2, args, seed, target_tpl, etcd_tpl):
             oc = "%s %s" % (norms[0].get("status", norms[0].get("error")),
                             b.get("action") or b.get("errorCode") or "")
             outcomes[oc.strip()] = outcomes.get(oc.strip(), 0) + 1
-            for n, q in zip(norms, queries):
+            for n, q, ctx in zip(norms, queries, ctxs):
+                if not sorted_flag:
+                    resort_nodes(n.get("body"))
+                loc = (n.get("headers") or {}).get("location")
+                if loc:
+                    n["headers"]["location"] = IN_ORDER_Q.sub(
+                        lambda m: repr(v2.Rel(int(m.group(1)) - ctx.base)), loc)
+                if isinstance(n.get("body"), str):
+                    n["body"] = IN_ORDER_Q.sub(
+                        lambda m: repr(v2.Rel(int(m.group(1)) - ctx.base)), n["body"])
                 loc = (n.get("headers") or {}).get("location")
                 if q and loc and loc.endswith("?" + q):
                     n["headers"]["location"] = loc[:-len(q)] + "<query>"
@@ -537,6 +566,9 @@ def run_seed(v2, args, seed, target_tpl, etcd_tpl):
                     print("seed %d op %d: %s" % (seed, i, descs[0][:400]))
                     for p in probs[:10]:
                         print("    - %s" % p[:400])
+                    if args.raw:
+                        for lab, r in zip(("reference", "target"), raws):
+                            print("    raw %s: %s %r" % (lab, r.get("status"), r.get("body")))
                     print("    reference: %s" % v2.show(norms[0], 800))
                     print("    target:    %s" % v2.show(norms[1], 800))
                 if args.stop_after and len(diffs_found) >= args.stop_after:
@@ -577,6 +609,7 @@ def main():
     p.add_argument("--timeout", type=float, default=10.0)
     p.add_argument("--max-show", type=int, default=10, help="differences printed per seed")
     p.add_argument("--stop-after", type=int, default=0, help="stop a seed after N differences")
+    p.add_argument("--raw", action="store_true", help="print raw bodies of differences")
     p.add_argument("--outcomes", action="store_true", help="print the reference's outcomes")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args()
