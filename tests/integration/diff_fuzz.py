@@ -31,6 +31,8 @@ import random
 import re
 import shlex
 import shutil
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -365,8 +367,13 @@ class Gen:
         step = {"req": "%s %s" % (method, path)}
         if form:
             step["form"] = [list(p) for p in form]
-            ct = rng.choice([FORM] * 8 + ["application/x-www-form-urlencoded; charset=utf-8",
-                                          "text/plain", "APPLICATION/X-WWW-FORM-URLENCODED"])
+            ct = rng.choice([FORM] * 12 + ["application/x-www-form-urlencoded; charset=utf-8",
+                                           "text/plain", "APPLICATION/X-WWW-FORM-URLENCODED",
+                                           "application/x-www-form-urlencoded;",
+                                           "application/x-www-form-urlencoded; charset",
+                                           "multipart/form-data; boundary=x", "",
+                                           " application/x-www-form-urlencoded",
+                                           "application/x-www-form-urlencoded ; a=b"])
             step["headers"] = {"Content-Type": ct}
         elif body_ok and not bad_path and rng.random() < 0.03:
             step["body"] = ""
@@ -581,6 +588,21 @@ def run_seed(v2, args, seed, target_tpl, etcd_tpl):
         if args.outcomes:
             print("seed %d reference outcomes: %s" % (seed, ", ".join(
                 "%s x%d" % kv for kv in sorted(outcomes.items(), key=lambda kv: -kv[1]))))
+        # a sanitizer build reports at exit (leaks) or while running: stop the target
+        # first and read its log before the harness removes it
+        if tgt.proc is not None and tgt.proc.poll() is None:
+            os.killpg(tgt.proc.pid, signal.SIGTERM)
+            try:
+                tgt.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        log = tgt.log_tail(100000)
+        for pat in ("AddressSanitizer", "LeakSanitizer", "runtime error:", "ThreadSanitizer"):
+            if pat in log:
+                print("seed %d: sanitizer report in the target's log:\n%s" % (
+                    seed, log[log.index(pat) - 200 if log.index(pat) > 200 else 0:][:3000]))
+                diffs_found.append(0)
+                break
         return diffs_found
     finally:
         for s in (ref, tgt):
