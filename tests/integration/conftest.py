@@ -190,6 +190,20 @@ def make_cluster(pytestconfig):
 
 
 @pytest.fixture
+def made():
+    """Servers a test starts itself (append them); every one is cleaned up after it."""
+    servers = []
+    yield servers
+    errors = []
+    for s in servers:
+        try:
+            s.cleanup()
+        except itestlib.ServerError as e:
+            errors.append(str(e))
+    assert not errors, "\n".join(errors)
+
+
+@pytest.fixture
 def restartable_server(make_server):
     """A started member for one test; restart(signal.SIGKILL or SIGTERM),
     kill(), stop() and start() keep its data directory and ports."""

@@ -294,6 +294,25 @@ def get(server, path, **kw):
     return request(server, "GET", path, **kw)
 
 
+def key_tree(server, prefix, quorum=False, timeout=30):
+    """All keys below prefix (a recursive GET): {key: (value, modifiedIndex)}; {} if absent."""
+    r = get(server, "/v2/keys%s?recursive=true%s" % (prefix, "&quorum=true" if quorum else ""),
+            timeout=timeout)
+    if r.status == 404:
+        return {}
+    assert r.status == 200, r
+    out = {}
+
+    def walk(n):
+        if n.get("dir"):
+            for c in n.get("nodes", []):
+                walk(c)
+        else:
+            out[n["key"]] = (n["value"], n["modifiedIndex"])
+    walk(r.json()["node"])
+    return out
+
+
 def put(server, path, form=None, **kw):
     return request(server, "PUT", path, form=form if form is not None else {}, **kw)
 

@@ -114,19 +114,6 @@ class AutoTlsProc(itestlib.ServerProc):
             return f.read().decode("utf-8", "replace")
 
 
-@pytest.fixture
-def made():
-    servers = []
-    yield servers
-    errors = []
-    for s in servers:
-        try:
-            s.cleanup()
-        except itestlib.ServerError as e:
-            errors.append(str(e))
-    assert not errors, "\n".join(errors)
-
-
 def etcdctl(url, ca, *args):
     env = dict(os.environ, ETCDCTL_API="2")
     return subprocess.run(["etcdctl", "--endpoints", url, "--ca-file", ca] + list(args),

@@ -111,23 +111,15 @@ class Writers:
         assert not any(t.is_alive() for t in self.threads), "a writer is stuck"
 
 
-def leaves(server, prefix, quorum=False):
-    """All keys below prefix (recursive): {key: (value, modifiedIndex)}."""
-    r = get(server, "/v2/keys%s?recursive=true%s" % (prefix, "&quorum=true" if quorum else ""),
-            timeout=20)
-    if r.status == 404:
-        return {}
-    assert r.status == 200, r
-    out = {}
+def snapshot_every(monkeypatch, count):
+    """Members started from here on take a snapshot every @count entries."""
+    monkeypatch.setattr(itestlib.ServerProc, "argv",
+                        lambda self, orig=itestlib.ServerProc.argv: orig(self) +
+                        ["--snapshot-count", str(count)])
 
-    def walk(n):
-        if n.get("dir"):
-            for c in n.get("nodes", []):
-                walk(c)
-        else:
-            out[n["key"]] = (n["value"], n["modifiedIndex"])
-    walk(r.json()["node"])
-    return out
+
+def leaves(server, prefix, quorum=False):
+    return itestlib.key_tree(server, prefix, quorum=quorum, timeout=20)
 
 
 def same_index_everywhere(members, timeout=20):
@@ -244,9 +236,7 @@ def test_partitioned_old_leader_steps_down_and_converges(make_cluster):
 
 
 def test_stopped_follower_catches_up_by_snapshot(make_cluster, monkeypatch):
-    monkeypatch.setattr(itestlib.ServerProc, "argv",
-                        lambda self, orig=itestlib.ServerProc.argv: orig(self) +
-                        ["--snapshot-count", "20"])
+    snapshot_every(monkeypatch, 20)
     cluster = make_cluster(3)
     lead = leader_of(cluster)
     f = [m for m in cluster if m is not lead][0]
@@ -476,9 +466,7 @@ def test_rolling_kill9_rounds_under_load(make_cluster, monkeypatch):
     """Rounds of kill -9 of one member (the leader on even rounds, a follower on odd
     ones) while clients write through all three, with small snapshots; the killed
     member restarts on its data directory before the next round."""
-    monkeypatch.setattr(itestlib.ServerProc, "argv",
-                        lambda self, orig=itestlib.ServerProc.argv: orig(self) +
-                        ["--snapshot-count", "50"])
+    snapshot_every(monkeypatch, 50)
     cluster = make_cluster(3)
     acked = {}
     for rnd in range(4):
@@ -841,9 +829,7 @@ def test_follower_killed_while_catching_up_by_snapshot(make_cluster, monkeypatch
     """A follower behind the leader's compaction is resumed and kill -9'd while the
     (1 MB) snapshot is on its way or being installed; restarted on its data
     directory it must come back whole: same keys and index as the others."""
-    monkeypatch.setattr(itestlib.ServerProc, "argv",
-                        lambda self, orig=itestlib.ServerProc.argv: orig(self) +
-                        ["--snapshot-count", "100"])
+    snapshot_every(monkeypatch, 100)
     cluster = make_cluster(3)
     lead = leader_of(cluster)
     f = [m for m in cluster if m is not lead][0]

@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from itestlib import get, put, wait_until
+from itestlib import get, key_tree as read_tree, put, wait_until
 
 ROUNDS = int(os.environ.get("ET_KILL9_ROUNDS", "20"))
 WRITERS = 4
@@ -68,24 +68,6 @@ class Writer(threading.Thread):
             pass                 # the server was killed
         finally:
             conn.close()
-
-
-def read_tree(server, prefix):
-    """All keys below prefix: {key: (value, modifiedIndex)}."""
-    r = get(server, "/v2/keys%s?recursive=true" % prefix, timeout=30)
-    if r.status == 404:
-        return {}
-    assert r.status == 200, r
-    out = {}
-
-    def walk(n):
-        if n.get("dir"):
-            for c in n.get("nodes", []):
-                walk(c)
-        else:
-            out[n["key"]] = (n["value"], n["modifiedIndex"])
-    walk(r.json()["node"])
-    return out
 
 
 def run_writers(server, prefix, rng, duration):

@@ -77,20 +77,6 @@ def tls_args(certs, cert="good"):
             "--peer-client-cert-auth"]
 
 
-@pytest.fixture
-def made(pytestconfig):
-    """Servers made by a test; every one is cleaned up after it."""
-    servers = []
-    yield servers
-    errors = []
-    for s in servers:
-        try:
-            s.cleanup()
-        except itestlib.ServerError as e:
-            errors.append(str(e))
-    assert not errors, "\n".join(errors)
-
-
 def tls_cluster(pytestconfig, made, certs, certs_of, start=True):
     """Members named m0.. with https peer URLs; certs_of[i] picks member i's certificate."""
     kind, binary = pytestconfig.et_server
