@@ -168,21 +168,12 @@ void api_raft_tick(void *data, bool is_leader)
     api__admin_tick(a);
 }
 
-void api_raft_snapshot_save(void *data, void **out, size_t *len)
-{
-    struct api *a = data;
-    struct et_buf b = ET_BUF_INIT;
-    api__auth_snapshot_save(a, &b); /* the auth section, if any, goes first */
-    store_snapshot_save(a->store, &b);
-    api__members_save(a, &b); /* the membership rides after the store image */
-    *out = b.data;
-    *len = b.len;
-}
 
 /*
- * The same image in three steps (raft/node.h): the auth section and the membership trailer are
- * small and serialised at once; the store is captured by reference and written later, on the
- * snapshot's own thread.
+ * A snapshot image is the auth section (if any) | the store image | the membership trailer. It
+ * is made in three steps (raft/node.h): the auth and membership sections are small and
+ * serialised at once; the store is captured by reference and written later, on the snapshot's
+ * own thread.
  */
 struct api_snap_image {
     struct et_buf head; /* auth section */
@@ -219,6 +210,13 @@ void api_raft_snapshot_release(void *data, void *image)
     et_buf_free(&img->head);
     et_buf_free(&img->tail);
     et_free(img);
+}
+
+void api_raft_snapshot_save(void *data, void **out, size_t *len)
+{
+    void *img = api_raft_snapshot_capture(data);
+    api_raft_snapshot_write(img, out, len);
+    api_raft_snapshot_release(data, img);
 }
 
 int api_raft_snapshot_load(void *data, const void *p, size_t len)
