@@ -168,7 +168,6 @@ void api_raft_tick(void *data, bool is_leader)
     api__admin_tick(a);
 }
 
-
 /*
  * A snapshot image is the auth section (if any) | the store image | the membership trailer. It
  * is made in three steps (raft/node.h): the auth and membership sections are small and
