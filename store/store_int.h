@@ -46,6 +46,7 @@ struct store_tn {
     uint32_t refs;            /* writer-only reference count */
     uint32_t prio;            /* heap priority: hash of the name */
     uint32_t count;           /* entries in this subtree (itself included); fits the padding */
+    uint64_t pfx;             /* the name's first 8 bytes, big-endian, zero-padded (see tn_cmp) */
     struct store_tn *l, *r;   /* smaller / larger names */
     struct store_node *node;  /* the child */
     struct store_tn *gc_next; /* retire list link (writer) */

@@ -189,8 +189,25 @@ static uint32_t name_prio(const char *name, size_t len)
     return (uint32_t)h;
 }
 
-static int tn_cmp(const struct store_tn *t, const char *name, size_t len)
+/*
+ * A name's first 8 bytes as a big-endian number, zero-padded. Comparing two of these orders the
+ * names as store__name_cmp does whenever they differ (a shorter name's padding sorts before any
+ * byte but 0, and an equal prefix falls back to the full comparison), so a lookup touches a
+ * node's name only where the prefixes tie: one cache line per level instead of two or three.
+ */
+static uint64_t name_pfx(const char *name, size_t len)
 {
+    uint8_t b[8] = { 0 };
+    memcpy(b, name, len < 8 ? len : 8);
+    uint64_t v;
+    memcpy(&v, b, 8);
+    return __builtin_bswap64(v);
+}
+
+static int tn_cmp(const struct store_tn *t, uint64_t pfx, const char *name, size_t len)
+{
+    if (pfx != t->pfx)
+        return pfx < t->pfx ? -1 : 1;
     return store__name_cmp(name, len, store__node_name(t->node), t->node->name_len);
 }
 
@@ -205,6 +222,7 @@ static struct store_tn *tn_new(struct store_mem *m, struct store_node *node, uin
     t->r = r;
     t->count = 1 + store__tn_count(l) + store__tn_count(r);
     t->node = node;
+    t->pfx = name_pfx(store__node_name(node), node->name_len);
     t->gc_next = NULL;
     m->tn_allocs++;
     m->tn_live++;
@@ -220,8 +238,9 @@ static struct store_tn *tn_with(struct store_mem *m, const struct store_tn *t, s
 
 const struct store_node *store__tn_find(const struct store_tn *t, const char *name, size_t len)
 {
+    uint64_t pfx = name_pfx(name, len);
     while (t) {
-        int c = tn_cmp(t, name, len);
+        int c = tn_cmp(t, pfx, name, len);
         if (c == 0)
             return t->node;
         t = c < 0 ? t->l : t->r;
@@ -235,7 +254,8 @@ static struct store_tn *tn_put(struct store_mem *m, const struct store_tn *t,
 {
     if (t == NULL)
         return tn_new(m, child, prio, NULL, NULL);
-    int c = tn_cmp(t, store__node_name(child), child->name_len);
+    int c = tn_cmp(t, name_pfx(store__node_name(child), child->name_len), store__node_name(child),
+                   child->name_len);
     if (c == 0)
         return tn_new(m, child, t->prio, store__tn_get(t->l), store__tn_get(t->r));
     if (c < 0) {
@@ -283,7 +303,7 @@ struct store_tn *store__tn_remove(struct store_mem *m, const struct store_tn *t,
                                   size_t len)
 {
     ET_ASSERT(t != NULL);
-    int c = tn_cmp(t, name, len);
+    int c = tn_cmp(t, name_pfx(name, len), name, len);
     if (c == 0)
         return tn_merge(m, t->l, t->r);
     if (c < 0)

@@ -1,7 +1,9 @@
 /*
  * tests/store/test_tree.c - the children treap keeps each entry's subtree count right through
  * inserts, replacements, removals and bulk builds (listings size their body from it), and a large
- * listing renders exactly the nodes that single-key GETs render, in name order.
+ * listing renders exactly the nodes that single-key GETs render, in name order. Lookups and the
+ * in-order walk follow byte order for names that tie on their first 8 bytes, hold 0 bytes or end
+ * inside them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +95,79 @@ Test(store_tree, bulk_build_sets_counts)
         et_free(kids);
     }
     cr_assert_eq(m.node_live, 0);
+}
+
+/* The treap's in-order sequence of names, through the same walk listings use. */
+static size_t walk_names(struct store_node *dir, const char **out, size_t *lens, size_t max)
+{
+    struct store_walk w;
+    const struct store_node *n;
+    size_t k = 0;
+    store__walk_init(&w, "/", 1);
+    store__walk_descend(&w, dir);
+    while (store__walk_next(&w, &n, NULL) == STORE_WALK_NODE) {
+        cr_assert_lt(k, max);
+        out[k] = store__node_name(n);
+        lens[k++] = n->name_len;
+    }
+    store__walk_free(&w);
+    return k;
+}
+
+Test(store_tree, names_order_bytewise_around_the_8_byte_prefix)
+{
+    static const struct {
+        const char *p;
+        size_t len;
+    } names[] = {
+        { "", 0 },
+        { "\0", 1 },
+        { "a", 1 },
+        { "a\0", 2 },
+        { "a\0\0", 3 },
+        { "a\1", 2 },
+        { "abcdefg", 7 },
+        { "abcdefg\0", 8 },
+        { "abcdefgh", 8 },
+        { "abcdefgh\0", 9 },
+        { "abcdefghi", 9 },
+        { "abcdefghij", 10 },
+        { "abcdefgi", 8 },
+        { "abcdefh", 7 },
+        { "\xff", 1 },
+        { "\xff\xff\xff\xff\xff\xff\xff\xff", 8 },
+        { "\xff\xff\xff\xff\xff\xff\xff\xff\0", 9 },
+    };
+
+    size_t n = ET_ARRAY_SIZE(names);
+    struct store_mem m = { 0 };
+    struct store_gc *gc = et_calloc(1, sizeof(*gc));
+    struct store_node *dir = store__node_new(&m, true, "d", 1, NULL, 0);
+    for (size_t i = 0; i < n; i++) {
+        size_t j = (i * 7 + 3) % n; /* 7 is prime to n: every name, shuffled */
+        struct store_tn *next = store__tn_insert(
+            &m, dir->kids, store__node_new(&m, false, names[j].p, names[j].len, "v", 1));
+        store__tn_put(&m, gc, dir->kids);
+        dir->kids = next;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct store_node *f = store__tn_find(dir->kids, names[i].p, names[i].len);
+        cr_assert_not_null(f, "name %zu not found", i);
+        cr_assert_eq(f->name_len, names[i].len);
+        cr_assert_eq(memcmp(store__node_name(f), names[i].p, names[i].len), 0);
+    }
+    cr_assert_null(store__tn_find(dir->kids, "abcdefgh\0\0", 10));
+    cr_assert_null(store__tn_find(dir->kids, "a\0\0\0", 4));
+    const char *seen[32];
+    size_t lens[32];
+    cr_assert_eq(walk_names(dir, seen, lens, ET_ARRAY_SIZE(seen)), n);
+    for (size_t i = 1; i < n; i++)
+        cr_assert_lt(store__name_cmp(seen[i - 1], lens[i - 1], seen[i], lens[i]), 0,
+                     "walk position %zu is out of byte order", i);
+    store__node_put(&m, gc, dir);
+    store__gc_free(gc);
+    cr_assert_eq(m.node_live, 0);
+    cr_assert_eq(m.tn_live, 0);
 }
 
 TestSuite(store_listing, .init = t_setup, .fini = t_teardown);
