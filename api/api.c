@@ -68,9 +68,7 @@ void api_free(struct api *a)
     for (unsigned i = 0; i < API_REACTORS_MAX; i++)
         et_free(a->batch_writes[i]);
     api__expiry_stop(a);
-    if (a->sweep)
-        et_buf_free(&a->sweep->entry);
-    et_free(a->sweep);
+    ET_ASSERT(a->sweep_cur == NULL); /* the stopped node answered every proposal */
     pthread_mutex_destroy(&a->expiry_mu);
     pthread_cond_destroy(&a->expiry_cv);
     store_free(a->store);

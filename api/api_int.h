@@ -49,8 +49,8 @@ struct api {
     size_t batch_event_count, batch_event_cap;
     struct api_write **batch_writes[API_REACTORS_MAX];
     size_t batch_write_count[API_REACTORS_MAX], batch_write_cap[API_REACTORS_MAX];
-    bool sweep_in_flight; /* atomic: a sweep is proposed and not applied yet */
-    struct api_sweep *sweep;
+    struct api_sweep *sweep_cur; /* atomic: the newest sweep, until applied or dropped */
+    raft_term sweep_term;        /* timer thread: the term sweep_cur was proposed in */
     int64_t expiry_published_ns; /* Raft thread: last value given to the timer */
 
     /* The TTL timer thread (api/expiry.c). */
@@ -132,7 +132,7 @@ struct api_write {
     raft_term raft_term;
 };
 
-/* The TTL sweep proposal of the leader (at most one in flight). */
+/* A TTL sweep proposal of the leader (one in flight per term, see api/expiry.c). */
 struct api_sweep {
     struct raft_proposal proposal;
     struct et_buf entry;
@@ -183,8 +183,8 @@ void api__expiry_init(struct api *a);
 void api__expiry_start(struct api *a);
 void api__expiry_stop(struct api *a);
 void api__expiry_update(struct api *a);
-bool api__is_sweep_proposal(struct api *a, struct raft_proposal *p);
-void api__sweep_applied(struct api *a);
+bool api__is_sweep_proposal(struct raft_proposal *p);
+void api__sweep_applied(struct raft_proposal *p); /* frees it */
 
 /* admin.c */
 void api__admin_init(struct api *a);

@@ -40,6 +40,15 @@ static void push_write(struct api *a, struct api_write *w)
     a->batch_writes[i][a->batch_write_count[i]++] = w;
 }
 
+/* A proposal of the server itself (no client waits on it) has been applied: free it. */
+static void internal_applied(struct raft_proposal *p)
+{
+    if (api__is_sweep_proposal(p))
+        api__sweep_applied(p);
+    else
+        api__internal_applied(p);
+}
+
 void api_raft_apply(void *data, raft_index index, raft_term term, const void *entry, size_t len,
                     struct raft_proposal *p)
 {
@@ -54,13 +63,10 @@ void api_raft_apply(void *data, raft_index index, raft_term term, const void *en
         api__members_entry_apply(a, entry, len, p);
         return;
     }
-    if (p && api__is_sweep_proposal(a, p)) {
-        api__sweep_applied(a);
-        p = NULL;
-    }
     struct raft_proposal *internal = NULL;
-    if (p && api__is_internal_proposal(p)) {
-        internal = p; /* freed after the apply: @entry may be its buffer */
+    if (p && (api__is_sweep_proposal(p) || api__is_internal_proposal(p))) {
+        internal = p; /* a TTL sweep or an admin write: freed after the apply (@entry may be its
+                       buffer) */
         p = NULL;
     }
     w = p ? (struct api_write *)p : NULL;
@@ -72,7 +78,7 @@ void api_raft_apply(void *data, raft_index index, raft_term term, const void *en
             push_write(a, w);
         }
         if (internal)
-            api__internal_applied(internal);
+            internal_applied(internal);
         return;
     }
     store_apply(a->store, &cmd, &res);
@@ -97,7 +103,7 @@ void api_raft_apply(void *data, raft_index index, raft_term term, const void *en
     res.event_count = 0;
     store_result_free(&res);
     if (internal)
-        api__internal_applied(internal);
+        internal_applied(internal);
 }
 
 void api_raft_conf_apply(void *data, raft_index index, const struct raft_conf_change *cc,

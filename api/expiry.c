@@ -6,7 +6,12 @@
  * thread after every applied batch, api__expiry_update) and then, if this member leads,
  * proposes one STORE_OP_EXPIRE sweep carrying its wall clock. The sweep goes through the log
  * like any write, so every member expires the same nodes at the same index. At most one sweep
- * is in flight; the Raft thread clears the flag when it applies (or drops) it.
+ * per leadership term is in flight: a sweep proposed in an earlier term may have been lost with
+ * that leadership (its entry overwritten), so a member that leads again does not wait for the
+ * old sweep's 7 s deadline but proposes a fresh one. Should both commit, no harm is done: each
+ * expires what is due at its own clock reading, and every member applies both. Each sweep is its
+ * own allocation, freed by the Raft thread once it is applied or dropped; the timer thread only
+ * compares the newest one's pointer to NULL.
  *
  * Threads: the timer thread; api__expiry_update() from the Raft thread.
  */
@@ -22,41 +27,62 @@
 /* While a sweep is in flight, look again this often (it normally completes much sooner). */
 #define EXPIRY_RETRY_NS (5 * ET_NS_PER_MSEC)
 
+static void sweep_free(struct api_sweep *s)
+{
+    struct api_sweep *expected = s;
+    __atomic_compare_exchange_n(&s->api->sweep_cur, &expected, NULL, false, __ATOMIC_ACQ_REL,
+                                __ATOMIC_ACQUIRE);
+    et_buf_free(&s->entry);
+    et_free(s);
+}
+
 static void sweep_failed(struct raft_proposal *p, int err)
 {
-    struct api_sweep *s = (struct api_sweep *)p;
     (void)err;
-    __atomic_store_n(&s->api->sweep_in_flight, false, __ATOMIC_RELEASE);
+    sweep_free((struct api_sweep *)p);
 }
 
-bool api__is_sweep_proposal(struct api *a, struct raft_proposal *p)
+bool api__is_sweep_proposal(struct raft_proposal *p)
 {
-    return a->sweep && p == &a->sweep->proposal;
+    return p->done == sweep_failed;
 }
 
-void api__sweep_applied(struct api *a)
+void api__sweep_applied(struct raft_proposal *p)
 {
-    __atomic_store_n(&a->sweep_in_flight, false, __ATOMIC_RELEASE);
+    sweep_free((struct api_sweep *)p);
 }
 
-/* Timer thread: propose one sweep at @now if this member leads and none is in flight. */
+/* Timer thread: a sweep of this leadership term is still in flight. */
+static bool sweep_pending(struct api *a)
+{
+    struct raft_status st;
+    if (__atomic_load_n(&a->sweep_cur, __ATOMIC_ACQUIRE) == NULL)
+        return false;
+    raft_node_status(a->node, &st);
+    return st.term == a->sweep_term;
+}
+
+/* Timer thread: propose one sweep at @now if this member leads and none of this term is in
+ * flight. */
 static void propose_sweep(struct api *a, int64_t now)
 {
     struct raft_status st;
     raft_node_status(a->node, &st);
-    if (!st.is_leader || __atomic_load_n(&a->sweep_in_flight, __ATOMIC_ACQUIRE))
+    if (!st.is_leader ||
+        (__atomic_load_n(&a->sweep_cur, __ATOMIC_ACQUIRE) != NULL && st.term == a->sweep_term))
         return;
-    struct api_sweep *s = a->sweep;
+    struct api_sweep *s = et_calloc(1, sizeof(*s));
     struct store_cmd cmd = {
         .op = STORE_OP_EXPIRE, .key = "/", .key_len = 1, .value = "", .now_ns = now
     };
-    et_buf_reset(&s->entry);
+    s->api = a;
     store_cmd_encode(&cmd, &s->entry);
     s->proposal =
         (struct raft_proposal){ .data = s->entry.data, .len = s->entry.len, .done = sweep_failed };
-    __atomic_store_n(&a->sweep_in_flight, true, __ATOMIC_RELEASE);
+    a->sweep_term = st.term;
+    __atomic_store_n(&a->sweep_cur, s, __ATOMIC_RELEASE);
     if (raft_node_propose(a->node, &s->proposal) != 0)
-        __atomic_store_n(&a->sweep_in_flight, false, __ATOMIC_RELEASE);
+        sweep_free(s); /* the node never took it */
 }
 
 static void *expiry_main(void *arg)
@@ -70,7 +96,7 @@ static void *expiry_main(void *arg)
             pthread_cond_wait(&a->expiry_cv, &a->expiry_mu);
             continue;
         }
-        if (now < next || __atomic_load_n(&a->sweep_in_flight, __ATOMIC_ACQUIRE)) {
+        if (now < next || sweep_pending(a)) {
             int64_t until = now < next ? next : now + EXPIRY_RETRY_NS;
             struct timespec ts = { .tv_sec = until / ET_NS_PER_SEC,
                                    .tv_nsec = until % ET_NS_PER_SEC };
@@ -80,7 +106,7 @@ static void *expiry_main(void *arg)
         pthread_mutex_unlock(&a->expiry_mu);
         propose_sweep(a, now);
         pthread_mutex_lock(&a->expiry_mu);
-        if (!__atomic_load_n(&a->sweep_in_flight, __ATOMIC_ACQUIRE) && a->expiry_next_ns == next) {
+        if (__atomic_load_n(&a->sweep_cur, __ATOMIC_ACQUIRE) == NULL && a->expiry_next_ns == next) {
             /* not the leader (or the queue refused): wait for news or retry a little later */
             struct timespec ts = { .tv_sec = (now + 10 * ET_NS_PER_MSEC) / ET_NS_PER_SEC,
                                    .tv_nsec = (now + 10 * ET_NS_PER_MSEC) % ET_NS_PER_SEC };
@@ -94,8 +120,6 @@ static void *expiry_main(void *arg)
 void api__expiry_init(struct api *a)
 {
     pthread_condattr_t ca;
-    a->sweep = et_calloc(1, sizeof(*a->sweep));
-    a->sweep->api = a;
     a->expiry_next_ns = INT64_MAX;
     a->expiry_published_ns = INT64_MAX;
     pthread_mutex_init(&a->expiry_mu, NULL);
