@@ -129,6 +129,27 @@ struct net_peers {
  * without certificate files (etcd's self-signed case) skips it.
  * Returns NULL after logging why.
  */
+typedef int (*tls_security_fn)(const SSL *s, const SSL_CTX *ctx, int op, int bits, int nid,
+                               void *other, void *ex);
+static tls_security_fn tls_default_security; /* OpenSSL's, the same for every context */
+
+static int tls_security(const SSL *s, const SSL_CTX *ctx, int op, int bits, int nid, void *other,
+                        void *ex)
+{
+    if (op == SSL_SECOP_CA_MD) /* a signature digest in our own chain (a peer's has SECOP_PEER) */
+        return 1;
+    return tls_default_security(s, ctx, op, bits, nid, other, ex);
+}
+
+void net_tls_accept_own_chain_digests(SSL_CTX *ctx)
+{
+    tls_security_fn def = SSL_CTX_get_security_callback(ctx);
+    if (def == tls_security)
+        return;
+    tls_default_security = def;
+    SSL_CTX_set_security_callback(ctx, tls_security);
+}
+
 static SSL_CTX *tls_client_ctx(const struct net_peer_tls *t)
 {
     char why[256];
@@ -136,6 +157,7 @@ static SSL_CTX *tls_client_ctx(const struct net_peer_tls *t)
     if (ctx == NULL)
         goto fail;
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    net_tls_accept_own_chain_digests(ctx);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 #ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
     SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF); /* a bare close is an EOF */

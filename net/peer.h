@@ -40,6 +40,7 @@
 
 struct et_buf;
 struct net_peers;
+struct ssl_ctx_st;
 
 #define NET_PEER_PATH       "/raft"
 #define NET_PEER_FRAME_HEAD 4u
@@ -108,6 +109,14 @@ bool net_peers_stats(struct net_peers *p, uint64_t id, struct net_peer_stats *ou
 
 /* Appends one frame holding @msg[0..len) (len <= NET_PEER_FRAME_MAX) to @out. */
 void net_peer_frame_append(struct et_buf *out, const void *msg, size_t len);
+
+/*
+ * Lets @ctx load and present a certificate chain of our own whose signatures use a digest
+ * OpenSSL's security level refuses (SHA-1, MD5), as etcd does: Go never checks the signatures of
+ * the certificate it serves. Certificates from the other side are judged as before. Call before
+ * loading the chain.
+ */
+void net_tls_accept_own_chain_digests(struct ssl_ctx_st *ctx);
 
 /*
  * Splits @body[0..len) into frames and calls @fn(@data, frame, frame_len) for each, in order.

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+
 #include "api/api.h"
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -628,10 +630,15 @@ static SSL_CTX *tls_ctx_new(const struct et_config_tls *t, const char *url)
     }
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    net_tls_accept_own_chain_digests(ctx);
     if (SSL_CTX_use_certificate_chain_file(ctx, t->cert_file) != 1 ||
         SSL_CTX_use_PrivateKey_file(ctx, t->key_file, SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(ctx) != 1) {
-        et_error("etcdmain: cannot load TLS certificate %s / key %s", t->cert_file, t->key_file);
+        char why[256];
+        ERR_error_string_n(ERR_get_error(), why, sizeof(why));
+        ERR_clear_error();
+        et_error("etcdmain: cannot load TLS certificate %s / key %s: %s", t->cert_file, t->key_file,
+                 why);
         SSL_CTX_free(ctx);
         return NULL;
     }

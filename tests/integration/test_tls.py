@@ -1,5 +1,6 @@
 """TLS client URLs: https with etcd's --cert-file/--key-file, HTTP/1.1 and HTTP/2 (ALPN), and
 etcdctl with --ca-file. Runs against etcd and etcetera alike."""
+import contextlib
 import os
 import shutil
 import subprocess
@@ -12,17 +13,13 @@ import itestlib
 from itestlib import HOST
 
 
-@pytest.fixture
-def tls_server(pytestconfig):
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl not installed")
-    kind, binary = pytestconfig.et_server
-    work = tempfile.mkdtemp(prefix="et-tls-")
-    cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
-                    "-out", cert, "-days", "1", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-                   check=True, capture_output=True)
+def openssl(*args):
+    subprocess.run(["openssl"] + list(args), check=True, capture_output=True)
+
+
+@contextlib.contextmanager
+def serving(binary, work, cert, key):
+    """A member on an https client URL with @cert and @key; yields the URL."""
     cport, pport = itestlib.free_port(), itestlib.free_port()
     url = "https://%s:%d" % (HOST, cport)
     peer = "http://%s:%d" % (HOST, pport)
@@ -36,13 +33,15 @@ def tls_server(pytestconfig):
     try:
         deadline = time.time() + 30
         while time.time() < deadline:
-            r = subprocess.run(["curl", "-s", "--cacert", cert, url + "/health"],
-                               capture_output=True)
+            r = subprocess.run(["curl", "-sk", url + "/health"], capture_output=True)
             if b"true" in r.stdout:
                 break
-            assert proc.poll() is None, "server exited during start-up"
+            if proc.poll() is not None:
+                log.flush()
+                with open(os.path.join(work, "server.log"), "rb") as f:
+                    pytest.fail("server exited during start-up:\n" + f.read().decode())
             time.sleep(0.1)
-        yield url, cert
+        yield url
     finally:
         proc.terminate()
         try:
@@ -50,6 +49,22 @@ def tls_server(pytestconfig):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture
+def tls_server(pytestconfig):
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl not installed")
+    kind, binary = pytestconfig.et_server
+    work = tempfile.mkdtemp(prefix="et-tls-")
+    cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+            "-days", "1", "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost")
+    try:
+        with serving(binary, work, cert, key) as url:
+            yield url, cert
+    finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -134,3 +149,34 @@ def test_http2_long_poll_gets_a_later_event(tls_server):
         if watch.poll() is None:
             watch.kill()
             watch.wait()
+
+
+def test_a_sha1_signed_certificate_is_served_as_etcd_serves_it(pytestconfig):
+    """A server certificate signed with SHA-1 by a SHA-1 CA (older tooling makes these, as
+    python-etcd's own test CA does): the member starts and serves it, as etcd (Go) does; a client
+    that skips verification gets answers, and one that verifies refuses the weak chain."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl not installed")
+    kind, binary = pytestconfig.et_server
+    work = tempfile.mkdtemp(prefix="et-tls-sha1-")
+    try:
+        ca, ca_key = os.path.join(work, "ca.pem"), os.path.join(work, "ca.key")
+        cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+        csr, ext = os.path.join(work, "cert.csr"), os.path.join(work, "ext")
+        openssl("req", "-x509", "-sha1", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key,
+                "-out", ca, "-days", "1", "-subj", "/CN=old test CA")
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+                "-subj", "/CN=127.0.0.1")
+        with open(ext, "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1\n")
+        openssl("x509", "-req", "-sha1", "-in", csr, "-CA", ca, "-CAkey", ca_key,
+                "-CAcreateserial", "-out", cert, "-days", "1", "-extfile", ext)
+        with serving(binary, work, cert, key) as url:
+            out = curl("-k", "-XPUT", url + "/v2/keys/sha1", "-d", "value=old")
+            assert '"value":"old"' in out
+            assert '"value":"old"' in curl("-k", url + "/v2/keys/sha1")
+            r = subprocess.run(["curl", "-s", "--max-time", "10", "--cacert", ca,
+                                url + "/v2/keys/sha1"], capture_output=True)
+            assert r.returncode != 0 and b"old" not in r.stdout
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
