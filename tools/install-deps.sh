@@ -10,8 +10,8 @@ packages=(
     liburing-dev libh2o-evloop-dev libh2o-dev-common libmsgpack-dev libjemalloc-dev liburcu-dev
     libssl-dev libcrypt-dev libcurl4-openssl-dev libcriterion-dev
     # tests: real clients, the reference etcd, load tools
-    curl etcd-server etcd-client python3 python3-etcd python3-pytest wrk nginx-light procps
-    iproute2 gnuplot-nox
+    curl etcd-server etcd-client python3 python3-etcd python3-openssl python3-pytest wrk nginx-light
+    procps iproute2 gnuplot-nox
 )
 
 missing=()

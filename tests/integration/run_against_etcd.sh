@@ -8,6 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
     test_keys.py test_watch.py test_endpoints.py test_http.py test_python_etcd.py \
     test_etcdctl.py test_kill9.py test_cluster.py test_auto_tls.py test_faults.py -- "$@"
 rc=$?
+"$here/run_python_etcd_suite.sh" --server etcd || rc=1
 if [ "${ET_SKIP_CONFORMANCE:-0}" != 1 ]; then
     # etcd against etcd with our own scenarios (the harness's self-check).
     "$here/run_conformance.py" --server etcd --only ours || rc=1
