@@ -106,7 +106,7 @@ static void *expiry_main(void *arg)
         pthread_mutex_unlock(&a->expiry_mu);
         propose_sweep(a, now);
         pthread_mutex_lock(&a->expiry_mu);
-        if (__atomic_load_n(&a->sweep_cur, __ATOMIC_ACQUIRE) == NULL && a->expiry_next_ns == next) {
+        if (!sweep_pending(a) && a->expiry_next_ns == next) {
             /* not the leader (or the queue refused): wait for news or retry a little later */
             struct timespec ts = { .tv_sec = (now + 10 * ET_NS_PER_MSEC) / ET_NS_PER_SEC,
                                    .tv_nsec = (now + 10 * ET_NS_PER_MSEC) % ET_NS_PER_SEC };
