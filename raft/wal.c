@@ -361,10 +361,15 @@ static int list_segments(struct raft_wal *w)
  * Preallocates a segment by writing zeros, not with fallocate(): an fdatasync after writing into
  * fallocated (unwritten) extents must also commit the extent conversion to the journal, which
  * cost about 60% more per sync here (dd oflag=dsync, 256-byte writes: 2050/s vs 3265/s).
+ * The zeros go to the disk WAL_FILL_STEP at a time (sync_file_range), so the live segment's
+ * fdatasync, whose cache flush waits for writes in flight, never queues behind 64 MiB of them.
  */
+#define WAL_FILL_STEP (1u << 20)
+
 static int seg_fill(int fd, uint64_t off, uint64_t bytes)
 {
     static const char zeros[1 << 16];
+    uint64_t step_end = off + WAL_FILL_STEP;
     while (off < bytes) {
         size_t n = bytes - off < sizeof(zeros) ? (size_t)(bytes - off) : sizeof(zeros);
         ssize_t r = pwrite(fd, zeros, n, (off_t)off);
@@ -373,6 +378,12 @@ static int seg_fill(int fd, uint64_t off, uint64_t bytes)
         if (r < 0)
             return -errno;
         off += (uint64_t)r;
+        if (off >= step_end || off == bytes) {
+            (void)sync_file_range(fd, 0, 0,
+                                  SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                      SYNC_FILE_RANGE_WAIT_AFTER); /* a hint: fdatasync decides */
+            step_end = off + WAL_FILL_STEP;
+        }
     }
     return fdatasync(fd) < 0 ? -errno : 0;
 }
