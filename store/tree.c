@@ -212,8 +212,8 @@ static int tn_cmp(const struct store_tn *t, uint64_t pfx, const char *name, size
 }
 
 /* Returns a new entry; takes the references @l, @r and @node. */
-static struct store_tn *tn_new(struct store_mem *m, struct store_node *node, uint32_t prio,
-                               struct store_tn *l, struct store_tn *r)
+static struct store_tn *tn_new(struct store_mem *m, struct store_node *node, uint64_t pfx,
+                               uint32_t prio, struct store_tn *l, struct store_tn *r)
 {
     struct store_tn *t = et_alloc(sizeof(*t));
     t->refs = 1;
@@ -222,7 +222,7 @@ static struct store_tn *tn_new(struct store_mem *m, struct store_node *node, uin
     t->r = r;
     t->count = 1 + store__tn_count(l) + store__tn_count(r);
     t->node = node;
-    t->pfx = name_pfx(store__node_name(node), node->name_len);
+    t->pfx = pfx;
     t->gc_next = NULL;
     m->tn_allocs++;
     m->tn_live++;
@@ -233,7 +233,7 @@ static struct store_tn *tn_new(struct store_mem *m, struct store_node *node, uin
 static struct store_tn *tn_with(struct store_mem *m, const struct store_tn *t, struct store_tn *l,
                                 struct store_tn *r)
 {
-    return tn_new(m, store__node_get(t->node), t->prio, l, r);
+    return tn_new(m, store__node_get(t->node), t->pfx, t->prio, l, r);
 }
 
 const struct store_node *store__tn_find(const struct store_tn *t, const char *name, size_t len)
@@ -250,16 +250,15 @@ const struct store_node *store__tn_find(const struct store_tn *t, const char *na
 
 /* Recursion depth is the treap height, O(log n) expected. */
 static struct store_tn *tn_put(struct store_mem *m, const struct store_tn *t,
-                               struct store_node *child, uint32_t prio)
+                               struct store_node *child, uint64_t pfx, uint32_t prio)
 {
     if (t == NULL)
-        return tn_new(m, child, prio, NULL, NULL);
-    int c = tn_cmp(t, name_pfx(store__node_name(child), child->name_len), store__node_name(child),
-                   child->name_len);
+        return tn_new(m, child, pfx, prio, NULL, NULL);
+    int c = tn_cmp(t, pfx, store__node_name(child), child->name_len);
     if (c == 0)
-        return tn_new(m, child, t->prio, store__tn_get(t->l), store__tn_get(t->r));
+        return tn_new(m, child, pfx, t->prio, store__tn_get(t->l), store__tn_get(t->r));
     if (c < 0) {
-        struct store_tn *nl = tn_put(m, t->l, child, prio);
+        struct store_tn *nl = tn_put(m, t->l, child, pfx, prio);
         if (nl->prio > t->prio) {
             /* nl is fresh and unshared: rotate right in place */
             struct store_tn *down = tn_with(m, t, nl->r, store__tn_get(t->r));
@@ -269,7 +268,7 @@ static struct store_tn *tn_put(struct store_mem *m, const struct store_tn *t,
         }
         return tn_with(m, t, nl, store__tn_get(t->r));
     }
-    struct store_tn *nr = tn_put(m, t->r, child, prio);
+    struct store_tn *nr = tn_put(m, t->r, child, pfx, prio);
     if (nr->prio > t->prio) {
         struct store_tn *down = tn_with(m, t, store__tn_get(t->l), nr->l);
         nr->l = down;
@@ -283,7 +282,8 @@ struct store_tn *store__tn_insert(struct store_mem *m, const struct store_tn *t,
                                   struct store_node *child)
 {
     ET_ASSERT(child != NULL);
-    return tn_put(m, t, child, name_prio(store__node_name(child), child->name_len));
+    const char *name = store__node_name(child);
+    return tn_put(m, t, child, name_pfx(name, child->name_len), name_prio(name, child->name_len));
 }
 
 /* Joins @a and @b (every name of @a smaller) into a new root; both borrowed. */
@@ -299,16 +299,22 @@ static struct store_tn *tn_merge(struct store_mem *m, const struct store_tn *a,
     return tn_with(m, b, tn_merge(m, a, b->l), store__tn_get(b->r));
 }
 
-struct store_tn *store__tn_remove(struct store_mem *m, const struct store_tn *t, const char *name,
-                                  size_t len)
+static struct store_tn *tn_remove(struct store_mem *m, const struct store_tn *t, uint64_t pfx,
+                                  const char *name, size_t len)
 {
     ET_ASSERT(t != NULL);
-    int c = tn_cmp(t, name_pfx(name, len), name, len);
+    int c = tn_cmp(t, pfx, name, len);
     if (c == 0)
         return tn_merge(m, t->l, t->r);
     if (c < 0)
-        return tn_with(m, t, store__tn_remove(m, t->l, name, len), store__tn_get(t->r));
-    return tn_with(m, t, store__tn_get(t->l), store__tn_remove(m, t->r, name, len));
+        return tn_with(m, t, tn_remove(m, t->l, pfx, name, len), store__tn_get(t->r));
+    return tn_with(m, t, store__tn_get(t->l), tn_remove(m, t->r, pfx, name, len));
+}
+
+struct store_tn *store__tn_remove(struct store_mem *m, const struct store_tn *t, const char *name,
+                                  size_t len)
+{
+    return tn_remove(m, t, name_pfx(name, len), name, len);
 }
 
 struct store_tn *store__tn_build(struct store_mem *m, struct store_node **kids, size_t n)
@@ -320,7 +326,9 @@ struct store_tn *store__tn_build(struct store_mem *m, struct store_node **kids, 
     /* st holds the right spine; an entry popped off it is complete, so its count is set then */
     for (size_t i = 0; i < n; i++) {
         struct store_node *k = kids[i];
-        struct store_tn *x = tn_new(m, k, name_prio(store__node_name(k), k->name_len), NULL, NULL);
+        const char *name = store__node_name(k);
+        struct store_tn *x =
+            tn_new(m, k, name_pfx(name, k->name_len), name_prio(name, k->name_len), NULL, NULL);
         struct store_tn *last = NULL;
         while (sp && st[sp - 1]->prio < x->prio) {
             last = st[--sp];
