@@ -52,14 +52,18 @@ void api__sweep_applied(struct raft_proposal *p)
     sweep_free((struct api_sweep *)p);
 }
 
-/* Timer thread: a sweep of this leadership term is still in flight. */
+/* Timer thread: a sweep proposed in @term is still in flight. */
+static bool sweep_in_flight(struct api *a, raft_term term)
+{
+    return __atomic_load_n(&a->sweep_cur, __ATOMIC_ACQUIRE) != NULL && term == a->sweep_term;
+}
+
+/* Timer thread: a sweep of the current leadership term is still in flight. */
 static bool sweep_pending(struct api *a)
 {
     struct raft_status st;
-    if (__atomic_load_n(&a->sweep_cur, __ATOMIC_ACQUIRE) == NULL)
-        return false;
     raft_node_status(a->node, &st);
-    return st.term == a->sweep_term;
+    return sweep_in_flight(a, st.term);
 }
 
 /* Timer thread: propose one sweep at @now if this member leads and none of this term is in
@@ -68,8 +72,7 @@ static void propose_sweep(struct api *a, int64_t now)
 {
     struct raft_status st;
     raft_node_status(a->node, &st);
-    if (!st.is_leader ||
-        (__atomic_load_n(&a->sweep_cur, __ATOMIC_ACQUIRE) != NULL && st.term == a->sweep_term))
+    if (!st.is_leader || sweep_in_flight(a, st.term))
         return;
     struct api_sweep *s = et_calloc(1, sizeof(*s));
     struct store_cmd cmd = {

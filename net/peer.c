@@ -119,19 +119,18 @@ struct net_peers {
 
 /* ---- TLS (client side) ------------------------------------------------------------------- */
 
-/*
- * The client context for https peers, as etcd 3.4's peer transport (pkg/transport TLSInfo
- * ClientConfig): TLS 1.2 or later; the member's --peer-cert-file/--peer-key-file are offered as
- * client certificate; the server's certificate must chain to --peer-trusted-ca-file, or, without
- * one, to the system's CAs (Go's default roots: etcd does not skip the check when no CA is
- * given; checked: two etcd 3.4 members with a private CA and no --peer-trusted-ca-file log
- * "x509: certificate signed by unknown authority" and get no leader); only --peer-auto-tls
- * without certificate files (etcd's self-signed case) skips it.
- * Returns NULL after logging why.
- */
 typedef int (*tls_security_fn)(const SSL *s, const SSL_CTX *ctx, int op, int bits, int nid,
                                void *other, void *ex);
 static tls_security_fn tls_default_security; /* OpenSSL's, the same for every context */
+static pthread_once_t tls_default_once = PTHREAD_ONCE_INIT;
+
+static void tls_default_init(void)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_method());
+    ET_ASSERT(ctx != NULL);
+    tls_default_security = SSL_CTX_get_security_callback(ctx);
+    SSL_CTX_free(ctx);
+}
 
 static int tls_security(const SSL *s, const SSL_CTX *ctx, int op, int bits, int nid, void *other,
                         void *ex)
@@ -143,13 +142,20 @@ static int tls_security(const SSL *s, const SSL_CTX *ctx, int op, int bits, int 
 
 void net_tls_accept_own_chain_digests(SSL_CTX *ctx)
 {
-    tls_security_fn def = SSL_CTX_get_security_callback(ctx);
-    if (def == tls_security)
-        return;
-    tls_default_security = def;
+    pthread_once(&tls_default_once, tls_default_init); /* contexts are made on several threads */
     SSL_CTX_set_security_callback(ctx, tls_security);
 }
 
+/*
+ * The client context for https peers, as etcd 3.4's peer transport (pkg/transport TLSInfo
+ * ClientConfig): TLS 1.2 or later; the member's --peer-cert-file/--peer-key-file are offered as
+ * client certificate; the server's certificate must chain to --peer-trusted-ca-file, or, without
+ * one, to the system's CAs (Go's default roots: etcd does not skip the check when no CA is
+ * given; checked: two etcd 3.4 members with a private CA and no --peer-trusted-ca-file log
+ * "x509: certificate signed by unknown authority" and get no leader); only --peer-auto-tls
+ * without certificate files (etcd's self-signed case) skips it.
+ * Returns NULL after logging why.
+ */
 static SSL_CTX *tls_client_ctx(const struct net_peer_tls *t)
 {
     char why[256];
