@@ -30,6 +30,7 @@
 #include "net/selfcert.h"
 #include "raft/node.h"
 #include "server/discovery.h"
+#include "server/srv.h"
 
 /*
  * jemalloc's build-time options (its ABI names this symbol; the MALLOC_CONF environment variable
@@ -329,7 +330,12 @@ static struct api_member *member_push(struct server *s, raft_id id, const char *
 }
 
 /* --initial-cluster-state new: every member derives the same IDs from the flags. */
-static int members_from_flags(struct server *s)
+/*
+ * The members of a new cluster, from --initial-cluster. @checked_by_srv: the string came from
+ * DNS SRV records, where this member was found by address (srv_bootstrap), so its URLs there
+ * need not equal --initial-advertise-peer-urls letter for letter.
+ */
+static int members_from_flags(struct server *s, bool checked_by_srv)
 {
     char err[512];
     struct et_config *c = &s->cfg;
@@ -338,7 +344,7 @@ static int members_from_flags(struct server *s)
         et_error("etcdmain: %s", err);
         return -EINVAL;
     }
-    if (et_config_check_initial_cluster(c, err, sizeof(err)) != 0) {
+    if (!checked_by_srv && et_config_check_initial_cluster(c, err, sizeof(err)) != 0) {
         et_error("etcdmain: %s", err);
         et_cluster_members_free(&cl);
         return -EINVAL;
@@ -509,13 +515,16 @@ static int build_members(struct server *s)
     struct et_config *c = &s->cfg;
     int ret = members_from_data_dir(s);
     if (ret == -ENOENT) {
+        bool from_srv = c->initial_cluster == NULL && c->discovery_srv != NULL;
+        if (from_srv && srv_bootstrap(c) != 0)
+            return -EINVAL;
         if (c->initial_cluster == NULL) {
-            et_error("etcdmain: no --initial-cluster to bootstrap from (DNS SRV bootstrap, "
-                     "--discovery-srv, is not supported)");
+            et_error("etcdmain: no --initial-cluster to bootstrap from");
             return -EINVAL;
         }
-        ret = c->initial_cluster_state == ET_CLUSTER_STATE_EXISTING ? members_from_cluster(s)
-                                                                    : members_from_flags(s);
+        ret = c->initial_cluster_state == ET_CLUSTER_STATE_EXISTING
+                  ? members_from_cluster(s)
+                  : members_from_flags(s, from_srv);
     }
     if (ret < 0)
         return ret;

@@ -118,6 +118,18 @@ class ServerProc:
             self.wait_ready(timeout)
         return self
 
+    def log(self):
+        """Everything the server wrote so far (every start's output)."""
+        with open(self.logfile, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_exit(self, timeout=20):
+        """The exit status once the process ends, or None if it still runs after @timeout."""
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 

@@ -109,10 +109,6 @@ class AutoTlsProc(itestlib.ServerProc):
         raise itestlib.ServerError("server not ready after %.0fs (last: %s)\n%s" % (
             timeout, last, self.log_tail()))
 
-    def log(self):
-        with open(self.logfile, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
 
 def etcdctl(url, ca, *args):
     env = dict(os.environ, ETCDCTL_API="2")

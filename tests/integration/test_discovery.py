@@ -46,16 +46,6 @@ class DiscoveryMember(ServerProc):
                 "--discovery", self.discovery,
                 "--enable-v2"] + self.extra
 
-    def log(self):
-        with open(self.logfile, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
-    def wait_exit(self, timeout=20):
-        try:
-            return self.proc.wait(timeout=timeout)
-        except Exception:  # noqa: BLE001 - still running: the test reports it
-            return None
-
     def wait_log(self, text, timeout=20):
         found, _ = wait_until(lambda: text in self.log(), timeout, 0.05)
         return found
