@@ -54,6 +54,7 @@
 #include "core/buf.h"
 #include "core/crc32c.h"
 #include "core/log.h"
+#include "core/mpcheck.h"
 #include "raft/snap.h"
 
 #define REC_HDR       8u
@@ -212,7 +213,9 @@ static bool decode(msgpack_unpacked *u, const unsigned char *p, size_t len,
 {
     size_t used = 0;
     uint64_t t, v[6];
-    if (msgpack_unpack_next(u, (const char *)p, len, &used) != MSGPACK_UNPACK_SUCCESS ||
+    /* A crc-valid payload is still checked: a few bytes may declare a container of gigabytes. */
+    if (!et_msgpack_check(p, len) ||
+        msgpack_unpack_next(u, (const char *)p, len, &used) != MSGPACK_UNPACK_SUCCESS ||
         used != len)
         return false;
     const msgpack_object *o = &u->data;

@@ -12,6 +12,7 @@
 
 #include <msgpack.h>
 
+#include "core/mpcheck.h"
 #include "store/store_int.h"
 
 #define CMD_FIELDS 8
@@ -107,7 +108,7 @@ static int decode_fields(const msgpack_object *a, const struct span *in, struct 
 int store_cmd_decode(const void *p, size_t len, struct store_cmd *cmd)
 {
     ET_ASSERT(cmd != NULL);
-    if (p == NULL || len == 0 || !store__msgpack_check(p, len))
+    if (p == NULL || len == 0 || !et_msgpack_check(p, len))
         return -EINVAL;
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);

@@ -15,6 +15,7 @@
 #include <msgpack.h>
 
 #include "core/alloc.h"
+#include "core/mpcheck.h"
 #include "store/store_int.h"
 
 #define SNAP_MAGIC   "etcetera-store"
@@ -430,7 +431,7 @@ static int load_parsed(struct store *s, const msgpack_object *top)
 int store_snapshot_load(struct store *s, const void *p, size_t len)
 {
     ET_ASSERT(s != NULL);
-    if (p == NULL || len == 0 || !store__msgpack_check(p, len))
+    if (p == NULL || len == 0 || !et_msgpack_check(p, len))
         return -EINVAL;
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);

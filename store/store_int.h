@@ -185,11 +185,6 @@ struct store_event *store__event_raw(int action, uint64_t index, const char *key
 /* Appends @key to a removal event's list of removed descendants (packed, see store_event). */
 void store__event_add_sub_key(struct store_event *ev, const char *key, size_t key_len);
 
-/* ---- mpcheck.c ----------------------------------------------------------------------------- */
-
-/* Whether @data holds exactly one msgpack object whose declared sizes fit in @len bytes. */
-bool store__msgpack_check(const void *data, size_t len);
-
 /* ---- store.c ------------------------------------------------------------------------------- */
 
 /* A published version: what readers see. Freed after a grace period once replaced. */

@@ -10,6 +10,7 @@
 #include <criterion/redirect.h>
 
 #include "core/alloc.h"
+#include "core/crc32c.h"
 #include "raft/wal.h"
 #include "t_util.h"
 
@@ -411,5 +412,38 @@ Test(raft_wal, later_entries_at_lower_indexes_replace_the_tail_in_replay_order)
     cr_assert_eq(rs.n, 6);
     cr_assert_eq(rs.v[5].r.entry.index, 3);
     cr_assert_eq(rs.v[5].r.entry.term, 2);
+    t_recs_free(&rs);
+}
+
+/*
+ * A record whose crc verifies but whose payload declares an array of 2^32 - 1 elements (found
+ * by tests/fuzz/fuzz_wal.c): msgpack-c would ask for about 96 GiB before reading an element.
+ * It is refused as undecodable without allocating, so as a last record it is a torn tail.
+ */
+Test(raft_wal, a_crc_valid_payload_declaring_a_huge_array_is_a_bad_record)
+{
+    struct raft_wal *w;
+    struct t_recs rs = { 0 };
+    cr_redirect_stderr();
+    cr_assert_eq(t_open(&rs, &w), 0);
+    t_append(w, 1, 1, 8);
+    cr_assert_eq(raft_wal_sync(w), 0);
+    uint64_t off = raft_wal_write_offset(w);
+    raft_wal_close(w);
+    static const unsigned char payload[5] = { 0xdd, 0xff, 0xff, 0xff, 0xff };
+    unsigned char rec[8 + sizeof(payload)] = { sizeof(payload) };
+    uint32_t crc = et_crc32c(0, payload, sizeof(payload));
+    for (int i = 0; i < 4; i++)
+        rec[4 + i] = (unsigned char)(crc >> (8 * i));
+    memcpy(rec + 8, payload, sizeof(payload));
+    char *seg = t_last_segment(t_dir);
+    int fd = open(seg, O_WRONLY);
+    cr_assert_eq(pwrite(fd, rec, sizeof(rec), (off_t)off), (ssize_t)sizeof(rec));
+    close(fd);
+    cr_assert_eq(t_open(&rs, &w), 0);
+    cr_assert_eq(raft_wal_write_offset(w), off);
+    raft_wal_close(w);
+    cr_assert_eq(t_entry_count(&rs), 1);
+    et_free(seg);
     t_recs_free(&rs);
 }

@@ -1,12 +1,14 @@
 /*
- * store/mpcheck.c - a structural check of msgpack bytes before msgpack-c unpacks them.
+ * core/mpcheck.c - a structural check of msgpack bytes before msgpack-c unpacks them.
  *
  * msgpack-c allocates room for a container's declared element count before reading the
  * elements, so four garbage bytes can ask for gigabytes. This scan walks the encoding without
  * allocating and refuses any container or string that claims more elements or bytes than the
  * input still holds (each element takes at least one byte), and any trailing or missing byte.
  */
-#include "store/store_int.h"
+#include "core/mpcheck.h"
+
+#include <stdint.h>
 
 static uint64_t be(const unsigned char *p, size_t n)
 {
@@ -16,7 +18,7 @@ static uint64_t be(const unsigned char *p, size_t n)
     return v;
 }
 
-bool store__msgpack_check(const void *data, size_t len)
+bool et_msgpack_check(const void *data, size_t len)
 {
     const unsigned char *p = data;
     size_t off = 0;
