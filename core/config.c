@@ -1178,7 +1178,8 @@ static bool yaml_true(const char *v)
 }
 
 /* Maps a YAML key to a flag: top level keys are flag names (TLS keys only inside the
- * *-transport-security maps). Returns NULL for keys etcd ignores. */
+ * *-transport-security maps). Returns NULL for keys etcd ignores, among them the 0.4 / 2.x
+ * names (addr, peers, ca-file, ...), which etcd 3.4's config file does not know. */
 static const struct flag_def *yaml_flag(const struct et__yaml_entry *y, size_t *idx)
 {
     static const char *const tls_keys[][3] = {
@@ -1205,8 +1206,8 @@ static const struct flag_def *yaml_flag(const struct et__yaml_entry *y, size_t *
                 strcmp(y->key, tls_keys[i][2]) == 0)
                 return NULL;
         const struct flag_def *f = flag_find(y->key, strlen(y->key), idx);
-        if (f != NULL && (f->kind == K_IGNORED || strcmp(f->name, "config-file") == 0 ||
-                          strcmp(f->name, "version") == 0))
+        if (f != NULL && (f->kind == K_IGNORED || f->section == S_LEGACY ||
+                          strcmp(f->name, "config-file") == 0 || strcmp(f->name, "version") == 0))
             return NULL;
         return f;
     }
@@ -1301,6 +1302,13 @@ static int apply_yaml_entry(struct pctx *p, const struct et__yaml_entry *y, stru
             et_buf_free(&why);
             et_buf_append_str(e, "unexpected clusterState ");
             et__go_quote(e, v, strlen(v));
+            return -EINVAL;
+        } else {
+            /* No string key etcd reads can fail here; should one, it must not fail silently. */
+            et_buf_append_str(e, "invalid value ");
+            et__go_quote(e, v, strlen(v));
+            et_buf_printf(e, " for %s: %s", y->key, why.data);
+            et_buf_free(&why);
             return -EINVAL;
         }
         et_buf_free(&why);

@@ -300,3 +300,23 @@ Test(config_file, block_list_and_env_file)
     et_config_free(&c);
     free(err);
 }
+
+/* etcd 3.4's config file has no 0.4 / 2.x keys: it ignores them, whatever their value (a bad
+ * address used to end the parse with status 1 and no message). */
+Test(config_file, legacy_keys_are_ignored_as_by_etcd)
+{
+    t_write("name: old\naddr: bogus\npeer-addr: 1)7.0.0.1:7001\nbind-addr: 0.0.0.0\n"
+            "ca-file: /ca.pem\npeers: zzz\n");
+    struct et_config c;
+    char *err = NULL;
+    cr_assert_eq(t_load(&c, &err, NULL, NULL), 0, "%s", err);
+    cr_assert_null(c.addr);
+    cr_assert_null(c.peer_addr);
+    cr_assert_null(c.bind_addr);
+    cr_assert_null(c.client_tls.trusted_ca_file);
+    cr_assert_not(c.client_tls.client_cert_auth);
+    cr_assert_eq(c.peers.count, 0);
+    cr_assert_str_eq(c.advertise_client_urls.items[0], "http://localhost:2379");
+    et_config_free(&c);
+    free(err);
+}
