@@ -1324,6 +1324,15 @@ done:
     return 0;
 }
 
+/* Appends "<op> <path>: <reason>" as Go's os.PathError reads (its errno texts are libc's with a
+ * lower-case first letter: "no such file or directory", "is a directory"). */
+static void path_error(struct et_buf *e, const char *op, const char *path, int err)
+{
+    const char *why = strerror(err);
+    char first = why[0] >= 'A' && why[0] <= 'Z' ? (char)(why[0] - 'A' + 'a') : why[0];
+    et_buf_printf(e, "%s %s: %c%s", op, path, first, why[0] ? why + 1 : "");
+}
+
 /* Loads @path; returns 0 or ET_CONFIG_EXIT after printing. */
 static int apply_file(struct pctx *p, const char *path)
 {
@@ -1336,15 +1345,18 @@ static int apply_file(struct pctx *p, const char *path)
     int rc = 0;
     FILE *fp = fopen(path, "r");
     if (fp == NULL) {
-        et_buf_printf(&e, "open %s: %s", path, strerror(errno));
-        if (errno == ENOENT)
-            et_buf_reset(&e), et_buf_printf(&e, "open %s: no such file or directory", path);
+        path_error(&e, "open", path, errno);
         rc = -EINVAL;
     } else {
         char chunk[4096];
         size_t n;
         while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
             et_buf_append(&text, chunk, n);
+        /* A directory opens but cannot be read: etcd says "read <path>: is a directory". */
+        if (ferror(fp)) {
+            path_error(&e, "read", path, errno);
+            rc = -EINVAL;
+        }
         fclose(fp);
     }
     struct et__yaml_doc doc = { 0 };

@@ -320,3 +320,23 @@ Test(config_file, legacy_keys_are_ignored_as_by_etcd)
     et_config_free(&c);
     free(err);
 }
+
+/* A directory opens but cannot be read; etcd 3.4.23 exits 1 with Go's os.PathError. */
+Test(config_file, directory_is_a_read_error)
+{
+    strcpy(t_path, "/tmp/et_cfg_dir_XXXXXX");
+    cr_assert_not_null(mkdtemp(t_path));
+    char dir[sizeof(t_path)];
+    strcpy(dir, t_path);
+    char want[256];
+    snprintf(want, sizeof(want),
+             "E | etcdmain: error verifying flags, read %s: is a directory. See 'etcd --help'.\n",
+             dir);
+    struct et_config c;
+    char *err = NULL;
+    cr_assert_eq(t_load(&c, &err, NULL, NULL), 1, "%s", err);
+    rmdir(dir);
+    cr_assert(strstr(err, want) != NULL, "%s", err);
+    et_config_free(&c);
+    free(err);
+}
