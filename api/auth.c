@@ -21,6 +21,7 @@
 
 #include "core/alloc.h"
 #include "core/json.h"
+#include "core/jsonread.h"
 
 /* ---- lists ---------------------------------------------------------------------------------- */
 
@@ -1167,8 +1168,13 @@ static bool dec_list(const struct jv *v, struct auth_list *out)
     return true;
 }
 
-/* Struct fields of @v matched case-insensitively, in document order (the last one wins). */
+/* Struct fields of @v matched as Go matches them, in document order (the last one wins). */
 typedef bool (*field_fn)(const char *key, const struct jv *v, void *data);
+
+static bool field_is(const char *key, const char *name)
+{
+    return et_jv_name_eq(key, strlen(key), name);
+}
 
 static bool dec_object(const struct jv *v, field_fn fn, void *data)
 {
@@ -1189,16 +1195,16 @@ struct rw_lists {
 static bool rw_field(const char *key, const struct jv *v, void *data)
 {
     struct rw_lists *rw = data;
-    if (strcasecmp(key, "read") == 0)
+    if (field_is(key, "read"))
         return dec_list(v, rw->read);
-    if (strcasecmp(key, "write") == 0)
+    if (field_is(key, "write"))
         return dec_list(v, rw->write);
     return true;
 }
 
 static bool perms_field(const char *key, const struct jv *v, void *data)
 {
-    if (strcasecmp(key, "kv") == 0)
+    if (field_is(key, "kv"))
         return dec_object(v, rw_field, data);
     return true;
 }
@@ -1206,15 +1212,15 @@ static bool perms_field(const char *key, const struct jv *v, void *data)
 static bool user_field(const char *key, const struct jv *v, void *data)
 {
     struct auth_user_req *u = data;
-    if (strcasecmp(key, "user") == 0)
+    if (field_is(key, "user"))
         return dec_string(v, &u->user);
-    if (strcasecmp(key, "password") == 0)
+    if (field_is(key, "password"))
         return dec_string(v, &u->password);
-    if (strcasecmp(key, "roles") == 0)
+    if (field_is(key, "roles"))
         return dec_list(v, &u->roles);
-    if (strcasecmp(key, "grant") == 0)
+    if (field_is(key, "grant"))
         return dec_list(v, &u->grant);
-    if (strcasecmp(key, "revoke") == 0)
+    if (field_is(key, "revoke"))
         return dec_list(v, &u->revoke);
     return true;
 }
@@ -1222,14 +1228,14 @@ static bool user_field(const char *key, const struct jv *v, void *data)
 static bool role_field(const char *key, const struct jv *v, void *data)
 {
     struct auth_role_req *r = data;
-    if (strcasecmp(key, "role") == 0)
+    if (field_is(key, "role"))
         return dec_string(v, &r->role);
-    if (strcasecmp(key, "permissions") == 0) {
+    if (field_is(key, "permissions")) {
         struct rw_lists rw = { &r->read, &r->write };
         return dec_object(v, perms_field, &rw);
     }
-    bool grant = strcasecmp(key, "grant") == 0;
-    if (grant || strcasecmp(key, "revoke") == 0) {
+    bool grant = field_is(key, "grant");
+    if (grant || field_is(key, "revoke")) {
         bool *has = grant ? &r->has_grant : &r->has_revoke;
         struct rw_lists rw = { grant ? &r->grant_read : &r->revoke_read,
                                grant ? &r->grant_write : &r->revoke_write };

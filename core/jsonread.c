@@ -5,13 +5,12 @@
  * so a hostile body cannot exhaust the stack; strings are decoded (\uXXXX including surrogate
  * pairs to UTF-8; a lone surrogate becomes U+FFFD as in Go); numbers keep their literal text so
  * 64-bit indexes are never rounded through a double. Object lookups follow Go's encoding/json:
- * an exact name match first, then a case-insensitive one.
+ * an exact name match first, then a case-insensitive one (with Go's two non-ASCII folds).
  */
 #include "core/jsonread.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -142,18 +141,36 @@ fail:
     return NULL;
 }
 
+static size_t skip_digits(struct reader *r)
+{
+    const char *start = r->p;
+    while (r->p < r->end && *r->p >= '0' && *r->p <= '9')
+        r->p++;
+    return (size_t)(r->p - start);
+}
+
+/* JSON's number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
 static bool parse_number(struct reader *r, struct et_jv *v)
 {
     const char *start = r->p;
     if (r->p < r->end && *r->p == '-')
         r->p++;
-    size_t digits = 0;
-    while (r->p < r->end && (strchr("0123456789.eE+-", *r->p) != NULL)) {
-        r->p++;
-        digits++;
-    }
-    if (digits == 0)
+    if (r->p < r->end && *r->p == '0')
+        r->p++; /* no leading zeros */
+    else if (skip_digits(r) == 0)
         return false;
+    if (r->p < r->end && *r->p == '.') {
+        r->p++;
+        if (skip_digits(r) == 0)
+            return false;
+    }
+    if (r->p < r->end && (*r->p == 'e' || *r->p == 'E')) {
+        r->p++;
+        if (r->p < r->end && (*r->p == '+' || *r->p == '-'))
+            r->p++;
+        if (skip_digits(r) == 0)
+            return false;
+    }
     v->type = ET_JV_NUMBER;
     v->len = (size_t)(r->p - start);
     v->str = et_strndup(start, v->len);
@@ -210,10 +227,10 @@ static bool parse_object(struct reader *r, struct et_jv *v, int depth)
             cap = cap ? cap * 2 : 8;
             v->items = et_realloc(v->items, cap * sizeof(*v->items));
             v->keys = et_realloc(v->keys, cap * sizeof(*v->keys));
+            v->key_lens = et_realloc(v->key_lens, cap * sizeof(*v->key_lens));
         }
-        size_t klen;
         memset(&v->items[v->count], 0, sizeof(v->items[0]));
-        v->keys[v->count] = parse_string(r, &klen);
+        v->keys[v->count] = parse_string(r, &v->key_lens[v->count]);
         v->count++;
         if (!v->keys[v->count - 1])
             return false;
@@ -276,6 +293,7 @@ static void free_inner(struct et_jv *v)
     }
     et_free(v->items);
     et_free(v->keys);
+    et_free(v->key_lens);
     et_free(v->str);
 }
 
@@ -304,15 +322,37 @@ void et_jv_free(struct et_jv *v)
     et_free(v);
 }
 
+static char ascii_lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c | 0x20) : c;
+}
+
+bool et_jv_name_eq(const char *key, size_t key_len, const char *name)
+{
+    const char *k = key, *end = key + key_len;
+    for (; *name; name++) {
+        char n = ascii_lower(*name);
+        if (k < end && ascii_lower(*k) == n)
+            k++;
+        else if (n == 's' && end - k >= 2 && memcmp(k, "\xc5\xbf", 2) == 0)
+            k += 2; /* U+017F */
+        else if (n == 'k' && end - k >= 3 && memcmp(k, "\xe2\x84\xaa", 3) == 0)
+            k += 3; /* U+212A */
+        else
+            return false;
+    }
+    return k == end;
+}
+
 const struct et_jv *et_jv_get(const struct et_jv *obj, const char *key)
 {
     if (!obj || obj->type != ET_JV_OBJECT)
         return NULL;
     for (size_t i = 0; i < obj->count; i++)
-        if (strcmp(obj->keys[i], key) == 0)
+        if (obj->key_lens[i] == strlen(key) && strcmp(obj->keys[i], key) == 0)
             return &obj->items[i];
     for (size_t i = 0; i < obj->count; i++)
-        if (strcasecmp(obj->keys[i], key) == 0)
+        if (et_jv_name_eq(obj->keys[i], obj->key_lens[i], key))
             return &obj->items[i];
     return NULL;
 }

@@ -28,13 +28,18 @@ struct et_jv {
     size_t len;          /* bytes in @str */
     struct et_jv *items; /* ARRAY elements or OBJECT member values */
     char **keys;         /* OBJECT member names (decoded, NUL-terminated) */
+    size_t *key_lens;    /* OBJECT member names' bytes (a decoded name may hold a NUL) */
     size_t count;        /* elements or members */
 };
 
 /* Parses @len bytes at @s as one JSON value. Returns new tree, or NULL for invalid JSON. */
 struct et_jv *et_jv_parse(const char *s, size_t len);
 void et_jv_free(struct et_jv *v);
-/* The member @key of object @obj (exact name first, then case-insensitively, as Go decodes). */
+/* @key (@key_len bytes) names the struct field @name (ASCII) as Go's encoding/json matches
+ * them: ASCII case-insensitively, and U+017F (long s) and U+212A (Kelvin sign) count as 's' and
+ * 'k', which they fold to. */
+bool et_jv_name_eq(const char *key, size_t key_len, const char *name);
+/* The member @key of object @obj (exact name first, then as et_jv_name_eq(), as Go decodes). */
 const struct et_jv *et_jv_get(const struct et_jv *obj, const char *key);
 /* The string member @key, or "" when absent or not a string. */
 const char *et_jv_str(const struct et_jv *obj, const char *key);

@@ -424,6 +424,12 @@ Test(auth, user_json_decodes_like_go)
     cr_assert_eq(auth_user_req_parse("null", 4, &r), 0);
     cr_assert_str_eq(r.user, "");
     auth_user_req_free(&r);
+    /* Go folds U+017F to 's' and U+212A to 'k' when it matches field names (etcd 3.4 agrees) */
+    const char *folds = "{\"u\\u017fer\":\"x\",\"pa\xc5\xbf\xc5\xbfword\":\"p\"}";
+    cr_assert_eq(auth_user_req_parse(folds, strlen(folds), &r), 0);
+    cr_assert_str_eq(r.user, "x");
+    cr_assert_str_eq(r.password, "p");
+    auth_user_req_free(&r);
 }
 
 Test(auth, role_json_keeps_null_and_pointer_presence)
@@ -436,6 +442,10 @@ Test(auth, role_json_keeps_null_and_pointer_presence)
     cr_assert(!r.read.nil && r.read.n == 1 && r.write.nil);
     cr_assert(r.has_grant && !r.has_revoke);
     cr_assert(r.grant_read.nil);
+    auth_role_req_free(&r);
+    const char *kelvin = "{\"role\":\"w\",\"permissions\":{\"\\u212av\":{\"read\":[\"/a\"]}}}";
+    cr_assert_eq(auth_role_req_parse(kelvin, strlen(kelvin), &r), 0);
+    cr_assert(r.read.n == 1, "U+212A matches the 'k' of \"kv\"");
     auth_role_req_free(&r);
     const char *deep = "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[";
     cr_assert_neq(auth_role_req_parse(deep, strlen(deep), &r), 0);

@@ -39,7 +39,15 @@ Test(ctl_json, decodes_surrogates_and_rejects_garbage)
     cr_assert_not_null(j);
     cr_assert_str_eq(j->str, "\xf0\x9f\x98\x80\xef\xbf\xbd");
     et_jv_free(j);
-    const char *bad[] = { "", "{", "{\"a\":}", "[1,]", "nul", "{\"a\":1} x", "\"\x01\"" };
+    const char *nums = "[0,-0,1.5,-1e10,2E-3,1e+2,18446744073709551615]";
+    j = et_jv_parse(nums, strlen(nums));
+    cr_assert_not_null(j);
+    cr_assert_eq(j->count, 7);
+    cr_assert_str_eq(j->items[3].str, "-1e10");
+    et_jv_free(j);
+    const char *bad[] = { "", "{", "{\"a\":}", "[1,]", "nul", "{\"a\":1} x", "\"\x01\"",
+                          /* numbers outside JSON's grammar */
+                          "-", "+1", "1-2", "--", ".5", "1.", "01", "1e", "1e+", "0x1", "[-]" };
     for (size_t i = 0; i < ET_ARRAY_SIZE(bad); i++)
         cr_assert_null(et_jv_parse(bad[i], strlen(bad[i])), "accepted %s", bad[i]);
     char deep[200];
