@@ -240,6 +240,18 @@ int api__cluster(struct api *a, h2o_req_t *req, bool peer);
  * @admin, for DELETE /v2/admin/machines/<name>), 404 / 410, or 500. Thread: reactor. */
 void api__member_remove(struct api *a, h2o_req_t *req, raft_id id, bool admin);
 
+/* The peer URLs of a POST / PUT /v2/members body: validated, as etcd prints them, sorted. */
+struct api_url_req {
+    char **urls;
+    size_t count;
+};
+
+/* Decodes and validates @body as etcd does: true with new strings in @out (api__url_req_free()
+ * it), or false with the message of etcd's 400 answer appended to @msg and @out empty. */
+bool api__peer_urls_parse(const char *body, size_t len, struct api_url_req *out,
+                          struct et_buf *msg);
+void api__url_req_free(struct api_url_req *u);
+
 struct api_reactor *api__reactor(struct api *a);
 
 #endif

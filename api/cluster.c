@@ -18,6 +18,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/json.h"
+#include "core/jsonread.h"
 #include "core/log.h"
 
 #define ETCETERA_VERSION "0.1.0"
@@ -343,7 +344,38 @@ static void jp_ws(struct jp *j)
         j->p++;
 }
 
-/* A JSON string at j->p; its decoded bytes go to @out when not NULL. */
+static long hex4(const char *p)
+{
+    long v = 0;
+    for (int i = 0; i < 4; i++) {
+        if (!isxdigit((unsigned char)p[i]))
+            return -1;
+        v = v << 4 | (isdigit((unsigned char)p[i]) ? p[i] - '0' : (p[i] | 0x20) - 'a' + 10);
+    }
+    return v;
+}
+
+static void put_utf8(struct et_buf *b, unsigned cp)
+{
+    if (cp < 0x80) {
+        et_buf_append_char(b, (char)cp);
+    } else if (cp < 0x800) {
+        et_buf_append_char(b, (char)(0xc0 | cp >> 6));
+        et_buf_append_char(b, (char)(0x80 | (cp & 0x3f)));
+    } else if (cp < 0x10000) {
+        et_buf_append_char(b, (char)(0xe0 | cp >> 12));
+        et_buf_append_char(b, (char)(0x80 | (cp >> 6 & 0x3f)));
+        et_buf_append_char(b, (char)(0x80 | (cp & 0x3f)));
+    } else {
+        et_buf_append_char(b, (char)(0xf0 | cp >> 18));
+        et_buf_append_char(b, (char)(0x80 | (cp >> 12 & 0x3f)));
+        et_buf_append_char(b, (char)(0x80 | (cp >> 6 & 0x3f)));
+        et_buf_append_char(b, (char)(0x80 | (cp & 0x3f)));
+    }
+}
+
+/* A JSON string at j->p; its bytes, decoded as Go does (surrogate pairs joined, a lone
+ * surrogate U+FFFD), go to @out when not NULL. */
 static bool jp_string(struct jp *j, struct et_buf *out)
 {
     j->p++;
@@ -370,16 +402,18 @@ static bool jp_string(struct jp *j, struct et_buf *out)
                                             ? *j->p - '0'
                                             : (tolower((unsigned char)*j->p) - 'a' + 10));
             }
-            if (out && v < 0x80) {
-                et_buf_append_char(out, (char)v);
-            } else if (out && v < 0x800) {
-                et_buf_append_char(out, (char)(0xc0 | v >> 6));
-                et_buf_append_char(out, (char)(0x80 | (v & 0x3f)));
-            } else if (out) {
-                et_buf_append_char(out, (char)(0xe0 | v >> 12));
-                et_buf_append_char(out, (char)(0x80 | (v >> 6 & 0x3f)));
-                et_buf_append_char(out, (char)(0x80 | (v & 0x3f)));
+            if (v >= 0xd800 && v < 0xdc00 && j->end - j->p >= 6 && j->p[0] == '\\' &&
+                j->p[1] == 'u') {
+                long lo = hex4(j->p + 2); /* a bad one is reported as the next escape */
+                if (lo >= 0xdc00 && lo < 0xe000) {
+                    v = 0x10000 + ((v - 0xd800) << 10) + ((unsigned)lo - 0xdc00);
+                    j->p += 6;
+                }
             }
+            if (v >= 0xd800 && v < 0xe000)
+                v = 0xfffd; /* a lone surrogate, as Go */
+            if (out)
+                put_utf8(out, v);
         } else if (map && ((map - "\"\"\\\\//b\bf\fn\nr\rt\t") % 2) == 0) {
             if (out)
                 et_buf_append_char(out, map[1]);
@@ -391,6 +425,40 @@ static bool jp_string(struct jp *j, struct et_buf *out)
     if (j->p >= j->end)
         return jp_fail(j, "");
     j->p++;
+    return true;
+}
+
+/* Skips digits; false when there is none (Go's message then names @where). */
+static bool jp_digits(struct jp *j, const char *where)
+{
+    if (j->p >= j->end || !isdigit((unsigned char)*j->p))
+        return jp_fail(j, where);
+    while (j->p < j->end && isdigit((unsigned char)*j->p))
+        j->p++;
+    return true;
+}
+
+/* JSON's number grammar, with the messages of Go's scanner. */
+static bool jp_number(struct jp *j)
+{
+    if (*j->p == '-')
+        j->p++;
+    if (j->p < j->end && *j->p == '0')
+        j->p++; /* no leading zeros: a digit after it ends the value */
+    else if (!jp_digits(j, "in numeric literal"))
+        return false;
+    if (j->p < j->end && *j->p == '.') {
+        j->p++;
+        if (!jp_digits(j, "after decimal point in numeric literal"))
+            return false;
+    }
+    if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
+        j->p++;
+        if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
+            j->p++;
+        if (!jp_digits(j, "in exponent of numeric literal"))
+            return false;
+    }
     return true;
 }
 
@@ -462,13 +530,7 @@ static bool jp_value(struct jp *j, int depth)
     default:
         if (*j->p != '-' && !isdigit((unsigned char)*j->p))
             return jp_fail(j, "looking for beginning of value");
-        if (*j->p == '-')
-            j->p++;
-        if (j->p >= j->end || !isdigit((unsigned char)*j->p))
-            return jp_fail(j, "in numeric literal");
-        while (j->p < j->end && strchr("0123456789.eE+-", *j->p))
-            j->p++;
-        return true;
+        return jp_number(j);
     }
 }
 
@@ -489,12 +551,7 @@ static const char *jp_type(char c)
     }
 }
 
-struct url_req {
-    char **urls; /* validated, as etcd prints them */
-    size_t count;
-};
-
-static void url_req_free(struct url_req *u)
+void api__url_req_free(struct api_url_req *u)
 {
     for (size_t i = 0; i < u->count; i++)
         et_free(u->urls[i]);
@@ -507,7 +564,7 @@ static void url_req_free(struct url_req *u)
  * fields ignored, null as empty) and validates the URLs. Returns true, or false with the
  * message of etcd's 400 answer in @msg.
  */
-static bool parse_peer_urls(const char *body, size_t len, struct url_req *out, struct et_buf *msg)
+bool api__peer_urls_parse(const char *body, size_t len, struct api_url_req *out, struct et_buf *msg)
 {
     struct jp j = { body, body + len, "" };
     memset(out, 0, sizeof(*out));
@@ -530,7 +587,7 @@ static bool parse_peer_urls(const char *body, size_t len, struct url_req *out, s
     j.p++;
     const char *type_err = NULL;
     struct et_buf key = ET_BUF_INIT;
-    char **urls = NULL;
+    struct et_buf *urls = NULL; /* decoded: may hold NUL bytes */
     size_t n = 0;
     for (;;) {
         jp_ws(&j);
@@ -541,11 +598,11 @@ static bool parse_peer_urls(const char *body, size_t len, struct url_req *out, s
         jp_ws(&j);
         j.p++; /* ':' */
         jp_ws(&j);
-        bool ours = key.len == 8 && strncasecmp(key.data, "peerURLs", 8) == 0;
+        bool ours = et_jv_name_eq(key.data ? key.data : "", key.len, "peerURLs");
         if (!ours || *j.p == 'n') {
             if (ours) {
                 for (size_t i = 0; i < n; i++)
-                    et_free(urls[i]);
+                    et_buf_free(&urls[i]);
                 n = 0;
             }
             (void)jp_value(&j, 1);
@@ -558,7 +615,7 @@ static bool parse_peer_urls(const char *body, size_t len, struct url_req *out, s
             (void)jp_value(&j, 1);
         } else {
             for (size_t i = 0; i < n; i++)
-                et_free(urls[i]);
+                et_buf_free(&urls[i]);
             n = 0;
             j.p++;
             for (;;) {
@@ -578,8 +635,8 @@ static bool parse_peer_urls(const char *body, size_t len, struct url_req *out, s
                                                       jp_type(*j.p));
                     (void)jp_value(&j, 1);
                 }
-                urls = et_realloc(urls, (n + 1) * sizeof(char *));
-                urls[n++] = v.data ? v.data : et_strdup("");
+                urls = et_realloc(urls, (n + 1) * sizeof(*urls));
+                urls[n++] = v;
                 jp_ws(&j);
                 if (*j.p == ',')
                     j.p++;
@@ -592,7 +649,7 @@ static bool parse_peer_urls(const char *body, size_t len, struct url_req *out, s
     et_buf_free(&key);
     if (type_err) {
         for (size_t i = 0; i < n; i++)
-            et_free(urls[i]);
+            et_buf_free(&urls[i]);
         et_free(urls);
         return false;
     }
@@ -604,17 +661,18 @@ static bool parse_peer_urls(const char *body, size_t len, struct url_req *out, s
     for (size_t i = 0; i < n; i++) {
         struct et_url u;
         char err[512];
-        if (et_url_parse(urls[i], &u, err, sizeof(err)) != 0) {
+        if (et_url_parse_len(urls[i].data ? urls[i].data : "", urls[i].len, &u, err, sizeof(err)) !=
+            0) {
             et_buf_append_str(msg, err);
             for (size_t k = i; k < n; k++)
-                et_free(urls[k]);
+                et_buf_free(&urls[k]);
             et_free(urls);
-            url_req_free(out);
+            api__url_req_free(out);
             return false;
         }
         out->urls[out->count++] = et_strdup(u.raw);
         et_url_free(&u);
-        et_free(urls[i]);
+        et_buf_free(&urls[i]);
     }
     et_free(urls);
     qsort(out->urls, out->count, sizeof(char *), cmp_str);
@@ -805,7 +863,7 @@ static void health(struct api *a, h2o_req_t *req)
 
 /* A new member ID: a hash of its peer URLs, the cluster and the time (as etcd mixes in the
  * time), never 0 and never one in use or removed. The caller holds a->mlock. */
-static raft_id new_member_id(struct api *a, const struct url_req *u)
+static raft_id new_member_id(struct api *a, const struct api_url_req *u)
 {
     uint64_t h = 1469598103934665603ull ^ a->cfg.cluster_id;
     for (size_t i = 0; i < u->count; i++)
@@ -821,7 +879,7 @@ static raft_id new_member_id(struct api *a, const struct url_req *u)
 }
 
 /* 409 when a URL of @u is a peer URL of a member other than @except. Lock held. */
-static bool peer_url_used(struct api *a, const struct url_req *u, raft_id except)
+static bool peer_url_used(struct api *a, const struct api_url_req *u, raft_id except)
 {
     for (size_t i = 0; i < a->mem_count; i++) {
         const struct api_member *m = &a->mem[i].m;
@@ -837,11 +895,12 @@ static bool peer_url_used(struct api *a, const struct url_req *u, raft_id except
 
 static void members_add(struct api *a, h2o_req_t *req)
 {
-    struct url_req u;
+    struct api_url_req u;
     struct et_buf msg = ET_BUF_INIT;
     if (!json_content_type(req))
         return;
-    if (!parse_peer_urls(req->entity.base ? req->entity.base : "", req->entity.len, &u, &msg)) {
+    if (!api__peer_urls_parse(req->entity.base ? req->entity.base : "", req->entity.len, &u,
+                              &msg)) {
         api__send_message(req, 400, msg.data, false, true);
         et_buf_free(&msg);
         return;
@@ -856,7 +915,7 @@ static void members_add(struct api *a, h2o_req_t *req)
     pthread_mutex_unlock(&a->mlock);
     if (used) {
         api__send_message(req, 409, "membership: peerURL exists", false, true);
-        url_req_free(&u);
+        api__url_req_free(&u);
         return;
     }
     if (count >= active) {
@@ -866,7 +925,7 @@ static void members_add(struct api *a, h2o_req_t *req)
                       count, (unsigned long long)active);
         api__send_message(req, 409, msg.data, false, true);
         et_buf_free(&msg);
-        url_req_free(&u);
+        api__url_req_free(&u);
         return;
     }
     struct api_mop *op = mop_new(a, req, MOP_ADD);
@@ -922,12 +981,13 @@ static raft_id member_id_arg(struct api *a, h2o_req_t *req, const char *s, size_
 
 static void members_update(struct api *a, h2o_req_t *req, const char *ids, size_t ids_len)
 {
-    struct url_req u;
+    struct api_url_req u;
     struct et_buf msg = ET_BUF_INIT;
     raft_id id = member_id_arg(a, req, ids, ids_len, false);
     if (id == 0 || !json_content_type(req))
         return;
-    if (!parse_peer_urls(req->entity.base ? req->entity.base : "", req->entity.len, &u, &msg)) {
+    if (!api__peer_urls_parse(req->entity.base ? req->entity.base : "", req->entity.len, &u,
+                              &msg)) {
         api__send_message(req, 400, msg.data, false, true);
         et_buf_free(&msg);
         return;
@@ -937,7 +997,7 @@ static void members_update(struct api *a, h2o_req_t *req, const char *ids, size_
     pthread_mutex_unlock(&a->mlock);
     if (used) {
         api__send_message(req, 409, "membership: peerURL exists", false, true);
-        url_req_free(&u);
+        api__url_req_free(&u);
         return;
     }
     struct api_mop *op = mop_new(a, req, MOP_UPDATE);
@@ -947,7 +1007,7 @@ static void members_update(struct api *a, h2o_req_t *req, const char *ids, size_
     et_buf_append_char(&op->data, (char)API_MEMBER_TAG);
     et_buf_append_char(&op->data, API_MEMBER_UPDATE);
     api__member_encode(&op->data, &m);
-    url_req_free(&u);
+    api__url_req_free(&u);
     op->proposal.data = op->data.data;
     op->proposal.len = op->data.len;
     mop_submit(op, raft_node_propose(a->node, &op->proposal));

@@ -193,6 +193,9 @@ struct et_url {
  * @out receives new strings; free with et_url_free().
  */
 ET_NODISCARD int et_url_parse(const char *s, struct et_url *out, char *err, size_t err_len);
+/* et_url_parse() of the @len bytes at @s, which may hold NUL bytes (a decoded JSON string). */
+ET_NODISCARD int et_url_parse_len(const char *s, size_t len, struct et_url *out, char *err,
+                                  size_t err_len);
 void et_url_free(struct et_url *u);
 
 /* Parses a comma-separated list (as a URL flag value) into @out (sorted, as etcd). Returns 0 or

@@ -385,7 +385,15 @@ static int url_parse_one(const char *s, size_t len, struct et_url *out, struct e
         struct et_buf raw = ET_BUF_INIT;
         et_buf_append_str(&raw, scheme);
         et_buf_append_str(&raw, "://");
-        et_buf_append(&raw, u.authority, u.authority_len);
+        /* URL.String() escapes the host: its non-ASCII bytes (the only ones parsing lets
+         * into the authority) come out as %XX. */
+        for (size_t i = 0; i < u.authority_len; i++) {
+            unsigned char c = (unsigned char)u.authority[i];
+            if (c >= 0x80)
+                et_buf_printf(&raw, "%%%02X", c);
+            else
+                et_buf_append_char(&raw, (char)c);
+        }
         et_buf_append(&raw, u.rest, len - (size_t)(u.rest - s));
         out->raw = raw.data;
     }
@@ -395,10 +403,16 @@ static int url_parse_one(const char *s, size_t len, struct et_url *out, struct e
 int et_url_parse(const char *s, struct et_url *out, char *err, size_t err_len)
 {
     ET_ASSERT(s != NULL);
+    return et_url_parse_len(s, strlen(s), out, err, err_len);
+}
+
+int et_url_parse_len(const char *s, size_t len, struct et_url *out, char *err, size_t err_len)
+{
+    ET_ASSERT(s != NULL);
     ET_ASSERT(out != NULL);
     memset(out, 0, sizeof(*out));
     struct et_buf e = ET_BUF_INIT;
-    int rc = url_parse_one(s, strlen(s), out, &e);
+    int rc = url_parse_one(s, len, out, &e);
     if (rc != 0)
         et__set_err(err, err_len, e.data);
     et_buf_free(&e);

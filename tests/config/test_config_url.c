@@ -50,6 +50,13 @@ Test(config_url, parses_parts)
     cr_assert_str_eq(u.port, "2379");
     cr_assert_str_eq(u.raw, "http://[::1]:2379?x=1");
     et_url_free(&u);
+    cr_assert_eq(et_url_parse("http://h\xc3\xa9:1", &u, t_err, sizeof(t_err)), 0, "%s", t_err);
+    cr_assert_str_eq(u.host, "h\xc3\xa9");
+    cr_assert_str_eq(u.raw, "http://h%C3%A9:1", "URL.String() escapes the host");
+    et_url_free(&u);
+    cr_assert_eq(et_url_parse_len("http://a:1\0/p", 14, &u, t_err, sizeof(t_err)), -EINVAL);
+    cr_assert_str_eq(t_err,
+                     "parse \"http://a:1\\x00/p\": net/url: invalid control character in URL");
     cr_assert_eq(et_url_parse("unix://localhost:1", &u, t_err, sizeof(t_err)), 0);
     cr_assert(et_url_host_bindable(u.scheme, u.host));
     et_url_free(&u);
