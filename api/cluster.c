@@ -329,12 +329,34 @@ struct jp {
     char err[160];
 };
 
+/* Go's quoteChar(c): the byte taken as a rune (U+0000-U+00FF), as strconv.Quote writes it. */
+static void go_quote_char(char out[8], unsigned char c)
+{
+    static const char ctl[] = "\a\b\f\n\r\t\v", name[] = "abfnrtv";
+    const char *e = c != '\0' ? strchr(ctl, c) : NULL;
+    if (c == '\\' || c == '\'')
+        snprintf(out, 8, "\\%c", c);
+    else if (e != NULL)
+        snprintf(out, 8, "\\%c", name[e - ctl]);
+    else if (c < 0x20 || c == 0x7f)
+        snprintf(out, 8, "\\x%02x", c);
+    else if (c < 0x7f)
+        snprintf(out, 8, "%c", c);
+    else if (c < 0xa1 || c == 0xad) /* C1 controls, no-break space, soft hyphen: not printable */
+        snprintf(out, 8, "\\u%04x", c);
+    else
+        snprintf(out, 8, "%c%c", 0xc0 | c >> 6, 0x80 | (c & 0x3f));
+}
+
 static bool jp_fail(struct jp *j, const char *what)
 {
-    if (j->p >= j->end)
+    char q[8];
+    if (j->p >= j->end) {
         snprintf(j->err, sizeof(j->err), "unexpected end of JSON input");
-    else
-        snprintf(j->err, sizeof(j->err), "invalid character '%c' %s", *j->p, what);
+    } else {
+        go_quote_char(q, (unsigned char)*j->p);
+        snprintf(j->err, sizeof(j->err), "invalid character '%s' %s", q, what);
+    }
     return false;
 }
 
@@ -392,7 +414,7 @@ static bool jp_string(struct jp *j, struct et_buf *out)
         if (++j->p >= j->end)
             return jp_fail(j, "");
         c = *j->p++;
-        const char *map = strchr("\"\"\\\\//b\bf\fn\nr\rt\t", c);
+        const char *map = c != '\0' ? strchr("\"\"\\\\//b\bf\fn\nr\rt\t", c) : NULL;
         if (c == 'u') {
             unsigned v = 0;
             for (int i = 0; i < 4; i++, j->p++) {
