@@ -947,7 +947,8 @@ static void utf8_put(struct et_buf *b, unsigned long cp)
     }
 }
 
-/* A string token; the text is decoded into a new string (NUL inside is refused). */
+/* A string token; the text is decoded into a new string (NUL inside is refused; invalid UTF-8
+ * becomes U+FFFD, as in Go). */
 static char *jp_string(struct jp *j)
 {
     struct et_buf b = ET_BUF_INIT;
@@ -956,6 +957,10 @@ static char *jp_string(struct jp *j)
         unsigned char c = (unsigned char)*j->p;
         if (c < 0x20)
             goto bad;
+        if (c >= 0x80) {
+            j->p += et_json_unquote_utf8(&b, j->p, (size_t)(j->end - j->p));
+            continue;
+        }
         if (c != '\\') {
             et_buf_append_char(&b, (char)c);
             j->p++;

@@ -397,7 +397,7 @@ static void put_utf8(struct et_buf *b, unsigned cp)
 }
 
 /* A JSON string at j->p; its bytes, decoded as Go does (surrogate pairs joined, a lone
- * surrogate U+FFFD), go to @out when not NULL. */
+ * surrogate and each byte of invalid UTF-8 U+FFFD), go to @out when not NULL. */
 static bool jp_string(struct jp *j, struct et_buf *out)
 {
     j->p++;
@@ -405,6 +405,10 @@ static bool jp_string(struct jp *j, struct et_buf *out)
         char c = *j->p;
         if ((unsigned char)c < 0x20)
             return jp_fail(j, "in string literal");
+        if ((unsigned char)c >= 0x80) {
+            j->p += et_json_unquote_utf8(out, j->p, (size_t)(j->end - j->p));
+            continue;
+        }
         if (c != '\\') {
             if (out)
                 et_buf_append_char(out, c);

@@ -47,6 +47,14 @@ static size_t utf8_valid_len(const unsigned char *p, size_t n)
     return 0;
 }
 
+size_t et_json_unquote_utf8(struct et_buf *b, const char *s, size_t len)
+{
+    size_t n = utf8_valid_len((const unsigned char *)s, len);
+    if (b != NULL)
+        et_buf_append(b, n ? s : "\xef\xbf\xbd", n ? n : 3);
+    return n ? n : 1;
+}
+
 /* 1 for the bytes that are copied as they are (printable ASCII that Go does not escape). */
 static const unsigned char plain[256] = {
 #define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v

@@ -15,6 +15,13 @@
 /* Appends @s (@len bytes, any content) as a quoted JSON string. */
 void et_json_string(struct et_buf *b, const char *s, size_t len);
 
+/*
+ * Decoding: copies the character at @s (@len bytes left, @s[0] >= 0x80) of a JSON string to @b
+ * (NULL: skips it) as Go's decoder does: a valid UTF-8 sequence as it is, an invalid byte as
+ * U+FFFD. Returns the bytes consumed (at least 1).
+ */
+size_t et_json_unquote_utf8(struct et_buf *b, const char *s, size_t len);
+
 static inline void et_json_cstr(struct et_buf *b, const char *s)
 {
     et_json_string(b, s, strlen(s));

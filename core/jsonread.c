@@ -3,9 +3,10 @@
  *
  * Recursive descent over a byte range into a small tree. Nesting is bounded (ET_JV_DEPTH_MAX)
  * so a hostile body cannot exhaust the stack; strings are decoded (\uXXXX including surrogate
- * pairs to UTF-8; a lone surrogate becomes U+FFFD as in Go); numbers keep their literal text so
- * 64-bit indexes are never rounded through a double. Object lookups follow Go's encoding/json:
- * an exact name match first, then a case-insensitive one (with Go's two non-ASCII folds).
+ * pairs to UTF-8; a lone surrogate and each byte of invalid UTF-8 become U+FFFD as in Go); numbers
+ * keep their literal text so 64-bit indexes are never rounded through a double. Object lookups
+ * follow Go's encoding/json: an exact name match first, then a case-insensitive one (with Go's two
+ * non-ASCII folds).
  */
 #include "core/jsonread.h"
 
@@ -14,6 +15,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/json.h"
 
 #define ET_JV_DEPTH_MAX 64
 
@@ -112,6 +114,10 @@ static char *parse_string(struct reader *r, size_t *len)
     struct et_buf b = ET_BUF_INIT;
     r->p++; /* the opening quote */
     while (r->p < r->end && *r->p != '"') {
+        if ((unsigned char)*r->p >= 0x80) {
+            r->p += et_json_unquote_utf8(&b, r->p, (size_t)(r->end - r->p));
+            continue;
+        }
         unsigned char c = (unsigned char)*r->p++;
         if (c < 0x20)
             goto fail;

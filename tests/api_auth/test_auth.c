@@ -430,6 +430,10 @@ Test(auth, user_json_decodes_like_go)
     cr_assert_str_eq(r.user, "x");
     cr_assert_str_eq(r.password, "p");
     auth_user_req_free(&r);
+    const char *raw = "{\"user\":\"a\xff\"}"; /* Go decodes invalid UTF-8 to U+FFFD */
+    cr_assert_eq(auth_user_req_parse(raw, strlen(raw), &r), 0);
+    cr_assert_str_eq(r.user, "a\xef\xbf\xbd");
+    auth_user_req_free(&r);
 }
 
 Test(auth, role_json_keeps_null_and_pointer_presence)

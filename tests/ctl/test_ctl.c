@@ -39,6 +39,15 @@ Test(ctl_json, decodes_surrogates_and_rejects_garbage)
     cr_assert_not_null(j);
     cr_assert_str_eq(j->str, "\xf0\x9f\x98\x80\xef\xbf\xbd");
     et_jv_free(j);
+    const char *raw = "\"a\xff"
+                      "b\xe2\x82\"";
+    j = et_jv_parse(raw, strlen(raw));
+    cr_assert_not_null(j);
+    cr_assert_str_eq(j->str,
+                     "a\xef\xbf\xbd"
+                     "b\xef\xbf\xbd\xef\xbf\xbd",
+                     "U+FFFD per bad byte, as Go");
+    et_jv_free(j);
     const char *nums = "[0,-0,1.5,-1e10,2E-3,1e+2,18446744073709551615]";
     j = et_jv_parse(nums, strlen(nums));
     cr_assert_not_null(j);
