@@ -53,6 +53,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/mpcheck.h"
 #include "raft/raft.h"
 #include "raft/snap.h"
 #include "raft/wal.h"
@@ -449,7 +450,8 @@ static int conf_decode(const void *p, size_t len, struct raft_conf *c)
     int ret = -EBADMSG;
     memset(c, 0, sizeof(*c));
     msgpack_unpacked_init(&u);
-    if (msgpack_unpack_next(&u, p, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len ||
+    if (!et_msgpack_check(p, len) || /* crc-valid bytes may still declare a huge array */
+        msgpack_unpack_next(&u, p, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len ||
         u.data.type != MSGPACK_OBJECT_ARRAY || u.data.via.array.size > RAFT_MEMBERS_MAX)
         goto out;
     for (uint32_t i = 0; i < u.data.via.array.size; i++) {

@@ -15,6 +15,7 @@
 
 #include "core/alloc.h"
 #include "raft/node.h"
+#include "raft/snap.h"
 #include "raft/wal.h"
 #include "t_util.h"
 
@@ -554,4 +555,18 @@ Test(raft_node, a_corrupt_wal_stops_start_up_with_ebadmsg)
     cr_assert_eq(raft_node_start(&cfg, &n), -EBADMSG);
     cr_assert_eq(t_sm.n, 0, "nothing was applied from a corrupt log");
     et_free(seg);
+}
+
+Test(raft_node, a_snapshot_whose_crc_valid_meta_declares_a_huge_array_stops_start_up)
+{
+    struct raft_node *n;
+    struct raft_node_config cfg = t_cfg();
+    char snap[512];
+    snprintf(snap, sizeof(snap), "%s/member/snap", t_dir);
+    /* array 32 of 2^32-1 members: msgpack-c would allocate ~96 GiB before reading one */
+    static const unsigned char meta[] = { 0xdd, 0xff, 0xff, 0xff, 0xff };
+    cr_assert_eq(raft_snap_save(snap, 10, 2, meta, sizeof(meta), "x", 1), 0);
+    cr_redirect_stderr();
+    cr_assert_eq(raft_node_start(&cfg, &n), -EBADMSG);
+    cr_assert_eq(t_sm.loads, 0, "the snapshot's data was not loaded");
 }
