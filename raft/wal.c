@@ -28,9 +28,23 @@
  *        └──────────────────┴─────────────────┴──► bad_record(): valid record later in the
  *              segment or a later segment? ──yes──► -EBADMSG (corruption, file + offset logged)
  *                                           ──no───► torn tail: zero from there, write there
+ * A segment head (first record of a segment after the first) is checked, not replayed:
+ *   check_head(): begins the segment it names, and the segment before ends where the head says
+ *   it was closed? ──no──► -EBADMSG (that segment lost its last records)
  *
  * Invariants: (1) the bytes of a segment past w->off are zero; (2) every segment begins with the
- * last durable hard state and snapshot marker; (3) segments are numbered without gaps.
+ * last durable hard state and snapshot marker; (3) segments are numbered without gaps; (4) a
+ * segment after the first begins with a head recording the byte length at which the one before
+ * it was closed, written and synced before the segment is renamed into place (seg_create).
+ *
+ * Why (4): the other checks see a bad record, but a non-last segment cut or zeroed exactly at a
+ * record boundary reads as a clean end. The writer knows where a segment ends when it closes it,
+ * and nothing writes a closed segment again (only the last one's torn tail is ever cut), so the
+ * length in its successor's head must equal where its records end. This holds whatever the
+ * records are: log truncation (entries rewritten at lower indexes) and snapshot installs change
+ * indexes, never bytes of a closed segment. The oldest segment left after raft_wal_release_to
+ * has no predecessor to compare with; a segment whose successor has no head (older code) is
+ * checked record by record only, and an older build refuses a head record as corruption.
  */
 #include "raft/wal.h"
 
@@ -143,6 +157,17 @@ static void encode_hs(struct et_buf *b, const struct raft_hard_state *hs)
     msgpack_pack_uint64(&pk, hs->term);
     msgpack_pack_uint64(&pk, hs->vote);
     msgpack_pack_uint64(&pk, hs->commit);
+    rec_end(b, at);
+}
+
+static void encode_head(struct et_buf *b, uint64_t seq, uint64_t prev_end)
+{
+    msgpack_packer pk;
+    size_t at = rec_begin(b, &pk);
+    msgpack_pack_array(&pk, 3);
+    msgpack_pack_uint8(&pk, RAFT_WAL_SEGMENT_HEAD);
+    msgpack_pack_uint64(&pk, seq);
+    msgpack_pack_uint64(&pk, prev_end);
     rec_end(b, at);
 }
 
@@ -259,6 +284,13 @@ static bool decode(msgpack_unpacked *u, const unsigned char *p, size_t len,
         r->snap.term = v[1];
         r->snap.reset = v[2] == 1;
         return true;
+    case RAFT_WAL_SEGMENT_HEAD:
+        if (n != 3 || !obj_u64(&a[1], &v[0]) || !obj_u64(&a[2], &v[1]))
+            return false;
+        r->type = RAFT_WAL_SEGMENT_HEAD;
+        r->head.seq = v[0];
+        r->head.prev_end = v[1];
+        return true;
     default:
         return false;
     }
@@ -303,7 +335,7 @@ static bool valid_record_after(msgpack_unpacked *u, const unsigned char *p, size
     const char *why;
     for (size_t q = from; q < end && q + REC_HDR + 2 <= size; q++) {
         unsigned char a = p[q + REC_HDR], t = p[q + REC_HDR + 1];
-        if (a < 0x93 || a > 0x97 || t < RAFT_WAL_ENTRY || t > RAFT_WAL_SNAPSHOT)
+        if (a < 0x93 || a > 0x97 || t < RAFT_WAL_ENTRY || t > RAFT_WAL_SEGMENT_HEAD)
             continue;
         if (check_record(u, p, size, q, &r, &why))
             return true;
@@ -431,31 +463,62 @@ static int prep_take(struct raft_wal *w)
     return w->prep_fd;
 }
 
-/* Creates the next segment, preallocated, and makes its name durable. */
+static int write_all(int fd, const char *p, size_t len, uint64_t off)
+{
+    while (len > 0) {
+        ssize_t n = pwrite(fd, p, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+/*
+ * Creates the next segment, preallocated under WAL_PREP_NAME. One after the first begins with its
+ * head, closing the current segment at w->off, and the last durable hard state and snapshot
+ * marker (invariants 2 and 4); they are synced before the rename, so a segment under its own
+ * name always holds them, even after a crash right after the cut.
+ */
 static int seg_create(struct raft_wal *w)
 {
+    struct et_buf head = ET_BUF_INIT;
     char name[64];
+    const char *at = WAL_PREP_NAME; /* the file's name so far, for the cleanup */
     int err = 0;
     struct wal_seg s = { .seq = w->seg_count ? w->segs[w->seg_count - 1].seq + 1 : 0,
                          .first = w->batch_first ? w->batch_first : w->last_index_dur + 1 };
     seg_name(name, sizeof(name), &s);
     int fd = prep_take(w);
-    if (fd >= 0 && renameat(w->dir_fd, WAL_PREP_NAME, w->dir_fd, name) < 0) {
-        et_warn("wal: renaming the prepared segment: %s", strerror(errno));
-        close(fd);
-        fd = -1;
-    }
     if (fd < 0) {
-        fd = openat(w->dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        fd = openat(w->dir_fd, WAL_PREP_NAME, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0)
             return -errno;
         err = seg_fill(fd, 0, w->seg_bytes);
     }
-    if (err < 0 || fsync(w->dir_fd) < 0) {
-        err = err < 0 ? err : -errno;
-        close(fd);
-        unlinkat(w->dir_fd, name, 0);
-        return err;
+    if (err == 0 && w->seg_count > 0) {
+        ET_ASSERT(w->fd >= 0);
+        encode_head(&head, s.seq, w->off);
+        encode_hs(&head, &w->hs_dur);
+        encode_snap(&head, w->snap_index_dur, w->snap_term_dur, false); /* state, not a reset */
+        err = write_all(fd, head.data, head.len, 0);
+        if (err == 0 && fdatasync(fd) < 0)
+            err = -errno;
+    }
+    if (err < 0)
+        goto out_unlink;
+    if (renameat(w->dir_fd, WAL_PREP_NAME, w->dir_fd, name) < 0) {
+        err = -errno;
+        goto out_unlink;
+    }
+    at = name;
+    if (fsync(w->dir_fd) < 0) {
+        err = -errno;
+        goto out_unlink;
     }
     if (w->fd >= 0) {
         /* The old segment is complete and durable; give back its unused preallocation. */
@@ -465,9 +528,15 @@ static int seg_create(struct raft_wal *w)
     }
     seg_push(w, s);
     w->fd = fd;
-    w->off = 0;
+    w->off = head.len;
     w->alloc = w->seg_bytes;
+    et_buf_free(&head);
     return 0;
+out_unlink:
+    close(fd);
+    unlinkat(w->dir_fd, at, 0);
+    et_buf_free(&head);
+    return err;
 }
 
 /* ---- recovery ---------------------------------------------------------------------------- */
@@ -477,6 +546,7 @@ struct scan {
     raft_wal_replay_fn fn;
     void *data;
     msgpack_unpacked u;
+    uint64_t prev_end; /* where the records of the segment scanned before end (bytes) */
 };
 
 static void track(struct raft_wal *w, const struct raft_wal_record *r)
@@ -491,6 +561,8 @@ static void track(struct raft_wal *w, const struct raft_wal_record *r)
     case RAFT_WAL_SNAPSHOT:
         w->snap_index = w->snap_index_dur = r->snap.index;
         w->snap_term = w->snap_term_dur = r->snap.term;
+        break;
+    case RAFT_WAL_SEGMENT_HEAD:
         break;
     }
 }
@@ -517,6 +589,31 @@ static int zero_range(int fd, uint64_t from, uint64_t to)
         from += (uint64_t)r;
     }
     return fdatasync(fd) < 0 ? -errno : 0;
+}
+
+/*
+ * Checks the head found at @pos of segment @i (@name): it must begin the segment it names, and
+ * the segment before it, when still there, must end where it was closed (invariant 4).
+ */
+static int check_head(const struct scan *sc, size_t i, const char *name, size_t pos,
+                      const struct raft_wal_record *r)
+{
+    struct raft_wal *w = sc->w;
+    char prev[64];
+    if (pos != 0 || r->head.seq != w->segs[i].seq) {
+        et_error("wal: a head of segment %016" PRIx64 " in %s/%s at byte offset %zu: refusing to "
+                 "start; restore this member from a snapshot or a peer",
+                 r->head.seq, w->dir, name, pos);
+        return -EBADMSG;
+    }
+    if (i == 0 || r->head.prev_end == sc->prev_end)
+        return 0; /* i == 0: the segments before it were released */
+    seg_name(prev, sizeof(prev), &w->segs[i - 1]);
+    et_error("wal: %s/%s ends at byte offset %" PRIu64 " but was closed at %" PRIu64
+             " (the head of %s says): its last records are lost, refusing to start; restore "
+             "this member from a snapshot or a peer",
+             w->dir, prev, sc->prev_end, r->head.prev_end, name);
+    return -EBADMSG;
 }
 
 /*
@@ -553,6 +650,12 @@ static int scan_segment(struct scan *sc, size_t i, bool last)
         size_t n = check_record(&sc->u, p, size, pos, &r, &why);
         if (n == 0)
             break;
+        if (r.type == RAFT_WAL_SEGMENT_HEAD) {
+            if ((ret = check_head(sc, i, name, pos, &r)) < 0)
+                goto out_unmap;
+            pos += n;
+            continue;
+        }
         track(w, &r);
         if (sc->fn && (ret = sc->fn(sc->data, &r)) < 0)
             goto out_unmap;
@@ -572,6 +675,7 @@ static int scan_segment(struct scan *sc, size_t i, bool last)
         if ((ret = zero_range(fd, pos, end)) < 0)
             goto out_unmap;
     }
+    sc->prev_end = pos;
     if (last) {
         w->off = pos;
         w->alloc = size;
@@ -657,21 +761,6 @@ void raft_wal_close(struct raft_wal *w)
 
 /* ---- group commit ------------------------------------------------------------------------ */
 
-static int write_all(int fd, const char *p, size_t len, uint64_t off)
-{
-    while (len > 0) {
-        ssize_t n = pwrite(fd, p, len, (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        p += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
-    }
-    return 0;
-}
-
 static int sync_pwrite(struct raft_wal *w, const char *p, size_t len)
 {
     int ret = write_all(w->fd, p, len, w->off);
@@ -722,23 +811,15 @@ static int sync_uring(struct raft_wal *w, const char *p, size_t len)
 
 int raft_wal_sync(struct raft_wal *w)
 {
-    struct et_buf cut = ET_BUF_INIT;
     const char *p = w->batch.data;
     size_t len = w->batch.len;
     int ret;
     ET_ASSERT(!w->failed);
     if (len == 0)
         return 0;
-    if (w->off > 0 && w->off + len > w->alloc) {
-        if ((ret = seg_create(w)) < 0)
-            goto out_fail;
-        /* The new segment starts with what the old ones held (wal.h invariant 2). */
-        encode_hs(&cut, &w->hs_dur);
-        encode_snap(&cut, w->snap_index_dur, w->snap_term_dur, false); /* state, not a reset */
-        et_buf_append(&cut, p, len);
-        p = cut.data;
-        len = cut.len;
-    }
+    /* The new segment starts with what the old ones held (invariants 2 and 4, seg_create). */
+    if (w->off > 0 && w->off + len > w->alloc && (ret = seg_create(w)) < 0)
+        goto out_fail;
     ret = w->use_uring ? sync_uring(w, p, len) : sync_pwrite(w, p, len);
     if (ret < 0)
         goto out_fail;
@@ -753,12 +834,10 @@ int raft_wal_sync(struct raft_wal *w)
     w->snap_index_dur = w->snap_index;
     w->snap_term_dur = w->snap_term;
     et_buf_reset(&w->batch);
-    et_buf_free(&cut);
     return 0;
 out_fail:
     et_error("wal: %s: writing %zu bytes failed: %s", w->dir, len, strerror(-ret));
     w->failed = true;
-    et_buf_free(&cut);
     return ret;
 }
 

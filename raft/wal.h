@@ -6,7 +6,10 @@
  * of records `u32 length | u32 crc32c(payload) | msgpack payload` (little endian header). A
  * payload is a msgpack array whose first element is the record type (enum raft_wal_rec_type).
  * Every segment starts with the latest hard state and snapshot marker, so the segments that a
- * snapshot covers can be removed without losing them.
+ * snapshot covers can be removed without losing them. A segment after the first begins with a
+ * segment head record (RAFT_WAL_SEGMENT_HEAD: its own number and the byte length at which the
+ * previous segment was closed), then that state; the three are durable before the segment's name
+ * exists. Directories written before segment heads existed have none and still open.
  *
  * Writes are batched: the append functions encode into memory, raft_wal_sync() writes the whole
  * batch with one write and makes it durable with one fdatasync (group commit).
@@ -15,7 +18,11 @@
  * handed to the caller's replay callback in file order (a later entry with an index at or below
  * an earlier one replaces it and everything after it, as Raft's log truncation does). A torn
  * tail (a partial last batch, or preallocated zeros) is cut off and zeroed; a bad record followed
- * by valid data is corruption: an error naming the file and byte offset, and -EBADMSG.
+ * by valid data is corruption: an error naming the file and byte offset, and -EBADMSG. Only the
+ * last segment may have a torn tail: a segment whose records end before the length its
+ * successor's head records (truncated or zeroed, even at a record boundary) lost acknowledged
+ * records, and is -EBADMSG too. A segment whose successor has no head (written by older code)
+ * is only checked record by record, as before.
  *
  * Thread: one thread at a time per struct raft_wal (the node's thread).
  */
@@ -35,6 +42,7 @@ enum raft_wal_rec_type {
     RAFT_WAL_ENTRY = 1,
     RAFT_WAL_HARD_STATE = 2,
     RAFT_WAL_SNAPSHOT = 3,
+    RAFT_WAL_SEGMENT_HEAD = 4, /* the WAL's own: checked at open, never replayed */
 };
 
 /* Entry kinds (enum raft_entry_type) and struct raft_hard_state come from raft/raft.h. */
@@ -61,10 +69,18 @@ struct raft_wal_record {
             raft_term term;
             bool reset; /* a leader's snapshot: drop the entries replayed so far */
         } snap; /* RAFT_WAL_SNAPSHOT: a snapshot at (index, term) covers entries up to index */
+
+        struct {
+            uint64_t seq;      /* the number of the segment it begins */
+            uint64_t prev_end; /* bytes of records in the previous segment when it was closed */
+        } head; /* RAFT_WAL_SEGMENT_HEAD: first record of a segment after the first */
     };
 };
 
-/* Called for each record found at open, in file order. Return 0 or a negative error (stops). */
+/*
+ * Called for each record found at open, in file order (segment heads excepted). Return 0 or a
+ * negative error (stops).
+ */
 typedef int (*raft_wal_replay_fn)(void *data, const struct raft_wal_record *rec);
 
 struct raft_wal_options {

@@ -16,10 +16,13 @@
  *   - every record returned is a crc-valid frame of the input, in file order, with its data;
  *   - after a successful open, the last segment holds zeros past the write offset, a second
  *     open returns the same records, and an appended entry is read back after them;
- *   - mode 2: the records before the first damaged byte come back intact; a damaged record
- *     followed by an intact one in the same or a later segment is -EBADMSG, and a damaged last
- *     batch is cut exactly where it starts. (A non-last segment truncated or zeroed exactly at a
- *     record boundary looks like a clean end: the WAL cannot see it, the node's index checks may.)
+ *   - a segment head (the first frame of a segment, RAFT_WAL_SEGMENT_HEAD) is never replayed,
+ *     and after a successful open the records of the segment before it end exactly at the
+ *     length it records;
+ *   - mode 2: the records before the first damaged byte come back intact; damage to a segment
+ *     that is not the last is -EBADMSG, even a truncation or zeroing at a record boundary (the
+ *     next segment's head says where it was closed); a damaged record of the last segment
+ *     followed by an intact one is -EBADMSG, and a damaged last batch is cut where it starts.
  *   - snapshot files: the newest whose header and crc32c verify is loaded, byte for byte.
  * With FUZZ_WAL_GEN=<prefix> in the environment, a mode 2 input also writes its undamaged WAL's
  * last segment as a mode 0 input to <prefix>.wal and a snapshot file as a mode 3 input to
@@ -34,9 +37,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <msgpack.h>
+
 #include "core/alloc.h"
 #include "core/crc32c.h"
 #include "core/log.h"
+#include "core/mpcheck.h"
 #include "raft/snap.h"
 #include "raft/wal.h"
 #include "tests/fuzz/fuzz.h"
@@ -192,6 +198,9 @@ static bool rec_equal(const struct raft_wal_record *a, const struct raft_wal_rec
     case RAFT_WAL_SNAPSHOT:
         return a->snap.index == b->snap.index && a->snap.term == b->snap.term &&
                a->snap.reset == b->snap.reset;
+
+    case RAFT_WAL_SEGMENT_HEAD:
+        return false; /* never replayed */
     }
     return false;
 }
@@ -221,6 +230,43 @@ static bool all_zero(const unsigned char *p, size_t len)
     return true;
 }
 
+/* Whether the frame of @n bytes at @pos of @s is a well-formed segment head (as wal.c decodes). */
+static bool head_at(const struct seg *s, size_t pos, size_t n, uint64_t *prev_end)
+{
+    const unsigned char *p = s->p + pos + REC_HDR;
+    size_t len = n - REC_HDR, used = 0;
+    msgpack_unpacked u;
+    bool ok = false;
+    if (!et_msgpack_check(p, len))
+        return false;
+    msgpack_unpacked_init(&u);
+    if (msgpack_unpack_next(&u, (const char *)p, len, &used) == MSGPACK_UNPACK_SUCCESS &&
+        used == len && u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size == 3) {
+        const msgpack_object *a = u.data.via.array.ptr;
+        ok = a[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+             a[0].via.u64 == RAFT_WAL_SEGMENT_HEAD &&
+             a[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+             a[2].type == MSGPACK_OBJECT_POSITIVE_INTEGER;
+        *prev_end = a[2].via.u64;
+    }
+    msgpack_unpacked_destroy(&u);
+    return ok;
+}
+
+/*
+ * Where the records of segment @si start: past its head, if it has one, whose recorded length
+ * must be where the records of the segment before end (@prev_end) when that one is there.
+ */
+static size_t seg_enter(const struct seg *segs, size_t si, size_t prev_end)
+{
+    size_t n = frame_at(&segs[si], 0);
+    uint64_t closed_at;
+    if (n == 0 || !head_at(&segs[si], 0, n, &closed_at))
+        return 0;
+    FUZZ_CHECK(si == 0 || closed_at == prev_end);
+    return n;
+}
+
 /*
  * Checks that @rs are crc-valid frames of @segs in file order (a segment is left only where
  * nothing but zeros follows) and that an entry's data is its frame's last bytes (the msgpack
@@ -228,13 +274,13 @@ static bool all_zero(const unsigned char *p, size_t len)
  */
 static size_t check_frames(const struct seg *segs, size_t nsegs, const struct recs *rs)
 {
-    size_t si = 0, pos = 0;
+    size_t si = 0, pos = seg_enter(segs, 0, 0);
     for (size_t i = 0; i < rs->n; i++) {
         size_t n;
         while ((n = frame_at(&segs[si], pos)) == 0) {
             FUZZ_CHECK(all_zero(segs[si].p + pos, segs[si].len - pos));
             FUZZ_CHECK(++si < nsegs);
-            pos = 0;
+            pos = seg_enter(segs, si, pos);
         }
         if (rs->v[i].type == RAFT_WAL_ENTRY) {
             size_t len = rs->v[i].entry.len;
@@ -243,8 +289,10 @@ static size_t check_frames(const struct seg *segs, size_t nsegs, const struct re
         }
         pos += n;
     }
-    for (; si + 1 < nsegs; si++, pos = 0) /* what follows must read as clean ends */
+    for (; si + 1 < nsegs; si++) { /* what follows must read as clean ends */
         FUZZ_CHECK(all_zero(segs[si].p + pos, segs[si].len - pos));
+        pos = seg_enter(segs, si + 1, pos);
+    }
     return pos;
 }
 
@@ -386,6 +434,7 @@ static void write_wal(const uint8_t *d, size_t n, uint64_t seed)
 /* Where each record of the intact WAL lies. */
 struct frame {
     size_t seg, start, end;
+    bool head; /* a segment head: not replayed */
 };
 
 static void damage(const struct seg *s, const uint8_t *h, uint64_t seed)
@@ -461,48 +510,45 @@ static void fuzz_written(const uint8_t *data, size_t size)
         fclose(f);
     }
 
-    /* The frames of the intact WAL, one per record. */
-    struct frame *fr = et_alloc_array(want.n + 1, sizeof(*fr));
-    size_t nf = 0;
+    /* The frames of the intact WAL: one per record, and the segments' heads. */
+    struct frame *fr = et_alloc_array(want.n + nw + 1, sizeof(*fr));
+    size_t nf = 0, nrec = 0;
     for (size_t si = 0; si < nw; si++) {
         size_t pos = 0, n;
+        uint64_t closed_at;
         while ((n = frame_at(&was[si], pos)) != 0) {
-            FUZZ_CHECK(nf < want.n);
-            fr[nf++] = (struct frame){ si, pos, pos + n };
+            bool head = head_at(&was[si], pos, n, &closed_at);
+            FUZZ_CHECK(nf < want.n + nw && head == (pos == 0 && si > 0));
+            fr[nf++] = (struct frame){ si, pos, pos + n, head };
+            nrec += !head;
             pos += n;
         }
     }
-    FUZZ_CHECK(nf == want.n);
+    FUZZ_CHECK(nrec == want.n);
 
     size_t ds = data[5] % nw;
     if (was[ds].len > 0)
         damage(&was[ds], data + 1, seed);
     nn = segs_read(now);
-    size_t j = 0;
+    size_t j = 0, jr = 0; /* the first damaged frame; the records before it */
     while (j < nf && frame_intact(&fr[j], was, now, nn))
-        j++;
-    bool intact_after = false, clean_end = true;
+        jr += !fr[j++].head;
+    bool intact_after = false;
     for (size_t i = j + 1; i < nf; i++)
         intact_after |= frame_intact(&fr[i], was, now, nn);
-    if (j < nf && fr[j].seg + 1 < nw) { /* damage in a non-last segment: a clean end there? */
-        const struct seg *s = &now[fr[j].seg];
-        clean_end = s->len <= fr[j].start || all_zero(s->p + fr[j].start, s->len - fr[j].start);
-    }
     segs_free(now, nn);
 
     int ret = open_and_check(&got);
     if (j == nf) {
         FUZZ_CHECK(ret == 0 && got.n == want.n);
-    } else if (intact_after && (fr[j].seg + 1 == nw || !clean_end)) {
-        FUZZ_CHECK(ret == -EBADMSG);
-    } else if (fr[j].seg + 1 == nw) {
-        FUZZ_CHECK(ret == 0 && got.n == j); /* the torn tail is cut where it starts */
-    } else if (!clean_end) {
-        FUZZ_CHECK(ret == -EBADMSG);
+    } else if (fr[j].seg + 1 < nw || intact_after) {
+        FUZZ_CHECK(ret == -EBADMSG); /* only the last segment may lose its tail */
+    } else {
+        FUZZ_CHECK(ret == 0 && got.n == jr); /* the torn tail is cut where it starts */
     }
-    for (size_t i = 0; ret == 0 && i < j && i < got.n; i++)
+    for (size_t i = 0; ret == 0 && i < jr && i < got.n; i++)
         FUZZ_CHECK(rec_equal(&got.v[i], &want.v[i]));
-    FUZZ_CHECK(ret != 0 || got.n >= j);
+    FUZZ_CHECK(ret != 0 || got.n >= jr);
     recs_free(&got);
     recs_free(&want);
     segs_free(was, nw);

@@ -447,3 +447,226 @@ Test(raft_wal, a_crc_valid_payload_declaring_a_huge_array_is_a_bad_record)
     et_free(seg);
     t_recs_free(&rs);
 }
+
+/* ---- segment heads: a segment other than the last ends where it was closed ---------------- */
+
+/* Path of the @i-th segment file of t_dir in name order; returns new. */
+static char *t_segment(size_t i)
+{
+    struct dirent **names;
+    int n = scandir(t_dir, &names, NULL, alphasort);
+    char *p = NULL;
+    cr_assert_geq(n, 0);
+    for (int k = 0, seen = 0; k < n; k++) {
+        if (strstr(names[k]->d_name, ".wal") && seen++ == (int)i) {
+            p = et_alloc(strlen(t_dir) + strlen(names[k]->d_name) + 2);
+            sprintf(p, "%s/%s", t_dir, names[k]->d_name);
+        }
+        free(names[k]);
+    }
+    free(names);
+    cr_assert(p != NULL, "segment %zu", i);
+    return p;
+}
+
+/* Reads @path whole; returns new, its size in *@len. */
+static unsigned char *t_read_file(const char *path, size_t *len)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY);
+    cr_assert(fd >= 0 && fstat(fd, &st) == 0);
+    unsigned char *p = et_alloc((size_t)st.st_size + 1);
+    cr_assert_eq(pread(fd, p, (size_t)st.st_size, 0), st.st_size);
+    close(fd);
+    *len = (size_t)st.st_size;
+    return p;
+}
+
+static void t_write_file(const char *path, const void *p, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, p, len), (ssize_t)len);
+    close(fd);
+}
+
+/* Fills @at with the offsets where the records of @p[0..@len) start, then their end; a count. */
+static size_t t_boundaries(const unsigned char *p, size_t len, size_t *at, size_t at_max)
+{
+    size_t n = 0, pos = 0;
+    while (pos + 8 <= len && n < at_max) {
+        uint32_t l = (uint32_t)p[pos] | (uint32_t)p[pos + 1] << 8 | (uint32_t)p[pos + 2] << 16 |
+                     (uint32_t)p[pos + 3] << 24;
+        if (l == 0 || pos + 8 + l > len)
+            break;
+        at[n++] = pos;
+        pos += 8 + l;
+    }
+    cr_assert_lt(n, at_max);
+    at[n++] = pos;
+    return n;
+}
+
+/* Writes entries 1..@count (synced by tens, with a hard state) across several segments. */
+static size_t t_write_segments(raft_index count)
+{
+    struct raft_wal *w;
+    cr_assert_eq(raft_wal_open(t_dir, &t_opt, NULL, NULL, &w), 0);
+    for (raft_index i = 1; i <= count; i++) {
+        t_append(w, i, 2, 300);
+        if (i % 10 == 0) {
+            struct raft_hard_state hs = { .term = 2, .vote = 1, .commit = i };
+            raft_wal_append_hard_state(w, &hs);
+            cr_assert_eq(raft_wal_sync(w), 0);
+        }
+    }
+    cr_assert_eq(raft_wal_sync(w), 0);
+    size_t segs = raft_wal_segment_count(w);
+    raft_wal_close(w);
+    return segs;
+}
+
+/*
+ * Cuts segment @seg at each of its record boundaries in turn (@zero: zeroes from there instead),
+ * expects open to refuse with a message naming it, and restores it.
+ */
+static void t_cut_at_every_boundary(size_t seg, bool zero)
+{
+    size_t len, at[1024];
+    char *path = t_segment(seg);
+    unsigned char *orig = t_read_file(path, &len);
+    size_t n = t_boundaries(orig, len, at, 1024);
+    cr_assert_eq(at[n - 1], len, "a closed segment is trimmed to its records");
+    char needle[300];
+    snprintf(needle, sizeof(needle), "%s ends at byte offset", strrchr(path, '/') + 1);
+    for (size_t k = 0; k + 1 < n; k++) {
+        if (zero)
+            t_fill(path, (off_t)at[k], len - at[k], 0);
+        else
+            cr_assert_eq(truncate(path, (off_t)at[k]), 0);
+        bool found;
+        cr_assert_eq(t_open_expect_msg(needle, &found), -EBADMSG, "cut at %zu", at[k]);
+        cr_assert(found, "the error names the segment: %s", needle);
+        t_write_file(path, orig, len);
+    }
+    /* Intact again, it opens. */
+    struct raft_wal *w;
+    cr_assert_eq(raft_wal_open(t_dir, &t_opt, NULL, NULL, &w), 0);
+    raft_wal_close(w);
+    et_free(orig);
+    et_free(path);
+}
+
+Test(raft_wal, a_non_last_segment_truncated_at_a_record_boundary_stops_start_up)
+{
+    cr_redirect_stderr();
+    cr_assert_geq(t_write_segments(700), 3);
+    t_cut_at_every_boundary(0, false); /* the first segment, which has no head */
+    t_cut_at_every_boundary(1, false); /* one with a head, down to nothing */
+}
+
+Test(raft_wal, a_non_last_segment_zeroed_from_a_record_boundary_stops_start_up)
+{
+    cr_redirect_stderr();
+    cr_assert_geq(t_write_segments(700), 3);
+    t_cut_at_every_boundary(0, true);
+    t_cut_at_every_boundary(1, true);
+}
+
+Test(raft_wal, a_torn_tail_of_the_last_segment_after_rotations_is_still_cut)
+{
+    struct t_recs rs = { 0 };
+    struct raft_wal *w;
+    size_t len, at[1024];
+    cr_redirect_stderr();
+    size_t segs = t_write_segments(700);
+    cr_assert_geq(segs, 3);
+    char *path = t_segment(segs - 1);
+    unsigned char *orig = t_read_file(path, &len);
+    size_t n = t_boundaries(orig, len, at, 1024);
+    cr_assert_geq(n, 5, "head, hard state, snapshot marker, entries");
+    /* Cut in the middle of the last record, at the last boundary, and right after the head. */
+    const size_t cuts[3] = { at[n - 1] - 7, at[n - 2], at[1] };
+    for (int c = 0; c < 3; c++) {
+        cr_assert_eq(truncate(path, (off_t)cuts[c]), 0);
+        cr_assert_eq(t_open(&rs, &w), 0, "cut at %zu", cuts[c]);
+        cr_assert_eq(raft_wal_write_offset(w), c == 0 ? at[n - 2] : cuts[c]);
+        raft_wal_close(w);
+        /* Only records of the last segment are lost; a torn last record is one of them. */
+        cr_assert_geq(t_entry_count(&rs), c == 0 ? 699 : 700 - (n - 1));
+        t_recs_free(&rs);
+        memset(&rs, 0, sizeof(rs));
+        t_write_file(path, orig, len);
+    }
+    /* Appends after the cut are read back, and the WAL rotates on from there. */
+    cr_assert_eq(truncate(path, (off_t)at[n - 2]), 0);
+    cr_assert_eq(t_open(&rs, &w), 0);
+    raft_index next = rs.v[rs.n - 1].r.entry.index + 1;
+    for (raft_index i = next; i < next + 400; i++) {
+        t_append(w, i, 3, 300);
+        cr_assert_eq(raft_wal_sync(w), 0);
+    }
+    cr_assert_gt(raft_wal_segment_count(w), segs);
+    raft_wal_close(w);
+    t_recs_free(&rs);
+    memset(&rs, 0, sizeof(rs));
+    cr_assert_eq(t_open(&rs, &w), 0);
+    raft_wal_close(w);
+    cr_assert_eq(rs.v[rs.n - 1].r.entry.index, next + 399);
+    t_recs_free(&rs);
+    et_free(orig);
+    et_free(path);
+}
+
+/*
+ * Rewrites every segment as the code before segment heads wrote it: the same records without
+ * the head (a segment then began with the hard state and snapshot marker).
+ */
+static void t_strip_heads(size_t segs)
+{
+    for (size_t i = 1; i < segs; i++) {
+        size_t len, at[1024];
+        char *path = t_segment(i);
+        unsigned char *p = t_read_file(path, &len);
+        cr_assert_geq(t_boundaries(p, len, at, 1024), 2);
+        t_write_file(path, p + at[1], len - at[1]);
+        et_free(p);
+        et_free(path);
+    }
+}
+
+Test(raft_wal, a_directory_written_without_segment_heads_still_opens_and_is_checked_after)
+{
+    struct t_recs rs = { 0 };
+    struct raft_wal *w;
+    cr_redirect_stderr();
+    size_t segs = t_write_segments(700);
+    t_strip_heads(segs);
+    cr_assert_eq(t_open(&rs, &w), 0);
+    raft_wal_close(w);
+    cr_assert_eq(t_entry_count(&rs), 700);
+    for (size_t i = 0, k = 0; i < rs.n; i++)
+        if (rs.v[i].r.type == RAFT_WAL_ENTRY)
+            t_check_entry(&rs.v[i], ++k, 2, 300);
+    t_recs_free(&rs);
+    /* A bad record in an older segment is still corruption. */
+    char *path = t_segment(1);
+    t_xor_byte(path, 100, 0x20);
+    cr_assert_eq(raft_wal_open(t_dir, &t_opt, NULL, NULL, &w), -EBADMSG);
+    t_xor_byte(path, 100, 0x20);
+    et_free(path);
+    /* Once this code cuts the segment it found last, its successor's head protects it. */
+    cr_assert_eq(raft_wal_open(t_dir, &t_opt, NULL, NULL, &w), 0);
+    for (raft_index i = 701; i <= 1000; i++) {
+        t_append(w, i, 2, 300);
+        cr_assert_eq(raft_wal_sync(w), 0);
+    }
+    cr_assert_gt(raft_wal_segment_count(w), segs);
+    raft_wal_close(w);
+    t_cut_at_every_boundary(segs - 1, false);
+    memset(&rs, 0, sizeof(rs));
+    cr_assert_eq(t_open(&rs, &w), 0);
+    raft_wal_close(w);
+    cr_assert_eq(t_entry_count(&rs), 1000);
+    t_recs_free(&rs);
+}
