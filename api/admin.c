@@ -45,19 +45,22 @@ static void config_json(struct et_buf *b, uint64_t active, uint64_t remove, uint
 }
 
 /* Parses @body as a JSON object; numeric members named like the config fields update @out
- * (0.4: missing or non-numeric fields keep their values, numbers are truncated). */
+ * (0.4: missing or non-numeric fields keep their values, numbers are truncated). Members are
+ * taken in document order, as Go decodes them, so of duplicates the last number wins. */
 static bool parse_config(const char *body, size_t len, uint64_t out[3])
 {
     static const char *const names[3] = { "activeSize", "removeDelay", "syncInterval" };
     struct et_jv *doc = et_jv_parse(body, len);
     bool ok = doc != NULL && doc->type == ET_JV_OBJECT;
-    for (int i = 0; ok && i < 3; i++) {
-        const struct et_jv *v = et_jv_get(doc, names[i]);
-        if (v == NULL || v->type != ET_JV_NUMBER)
-            continue;
-        double d = strtod(v->str, NULL);
-        if (d >= 0 && d < 1e15)
-            out[i] = (uint64_t)d;
+    for (size_t m = 0; ok && m < doc->count; m++) {
+        const struct et_jv *v = &doc->items[m];
+        for (int i = 0; i < 3; i++) {
+            if (v->type != ET_JV_NUMBER || !et_jv_name_eq(doc->keys[m], doc->key_lens[m], names[i]))
+                continue;
+            double d = strtod(v->str, NULL);
+            if (d >= 0 && d < 1e15)
+                out[i] = (uint64_t)d;
+        }
     }
     if (doc)
         et_jv_free(doc);

@@ -859,7 +859,8 @@ int auth_state_decode(struct auth_state *st, const void *p, size_t len, size_t *
 
 /* ---- request JSON (Go's encoding/json into etcd's structs) ---------------------------------- */
 
-#define JSON_DEPTH_MAX 64
+#define JSON_DEPTH_MAX 64    /* levels kept in the tree: etcd's fields lie within 3 */
+#define JSON_NEST_MAX  10000 /* Go's maxNestingDepth: open arrays and objects at most */
 
 enum jtype {
     J_NULL,
@@ -1098,11 +1099,90 @@ static bool jp_container(struct jp *j, struct jv *v, int depth, bool obj)
     }
 }
 
+/* An object member's name and its ':', dropped (inside a value jp_skip_deep() checks). */
+static bool jp_skip_key(struct jp *j)
+{
+    jp_ws(j);
+    if (j->p >= j->end || *j->p != '"')
+        return false;
+    char *key = jp_string(j);
+    if (key == NULL)
+        return false;
+    et_free(key);
+    jp_ws(j);
+    if (j->p >= j->end || *j->p != ':')
+        return false;
+    j->p++;
+    return true;
+}
+
+/*
+ * An array or object nested deeper than JSON_DEPTH_MAX, inside @depth open containers: no
+ * field of etcd's lies there, so it is only checked, without recursion, against Go's bound
+ * (JSON_NEST_MAX open containers, as etcd 3.4 accepts), and kept as an empty one of its kind.
+ */
+static bool jp_skip_deep(struct jp *j, struct jv *v, int depth)
+{
+    uint8_t is_obj[(JSON_NEST_MAX + 7) / 8];
+    int n = 0; /* containers opened here and still open */
+    v->t = *j->p == '{' ? J_OBJ : J_ARR;
+    for (;;) {
+        jp_ws(j);
+        if (j->p >= j->end)
+            return false;
+        char c = *j->p;
+        if (c == '{' || c == '[') {
+            if (depth + n >= JSON_NEST_MAX)
+                return false;
+            j->p++;
+            jp_ws(j);
+            if (j->p < j->end && *j->p == (c == '{' ? '}' : ']')) {
+                j->p++;
+            } else {
+                if (c == '{')
+                    is_obj[n / 8] |= (uint8_t)(1u << (n % 8));
+                else
+                    is_obj[n / 8] &= (uint8_t) ~(1u << (n % 8));
+                n++;
+                if (c == '{' && !jp_skip_key(j))
+                    return false;
+                continue;
+            }
+        } else {
+            struct jv scalar = { 0 };
+            bool ok = jp_value(j, &scalar, 0); /* not a container: no recursion */
+            jv_free(&scalar);
+            if (!ok)
+                return false;
+        }
+        for (;;) {
+            if (n == 0)
+                return true;
+            bool obj = is_obj[(n - 1) / 8] >> ((n - 1) % 8) & 1;
+            jp_ws(j);
+            if (j->p < j->end && *j->p == ',') {
+                j->p++;
+                if (obj && !jp_skip_key(j))
+                    return false;
+                break;
+            }
+            if (j->p < j->end && *j->p == (obj ? '}' : ']')) {
+                j->p++;
+                n--;
+                continue;
+            }
+            return false;
+        }
+    }
+}
+
 static bool jp_value(struct jp *j, struct jv *v, int depth)
 {
     jp_ws(j);
-    if (depth > JSON_DEPTH_MAX || j->p >= j->end)
+    if (j->p >= j->end)
         return false;
+    if (depth > JSON_DEPTH_MAX && (*j->p == '{' || *j->p == '['))
+        return jp_skip_deep(j, v, depth);
     switch (*j->p) {
     case '{':
         return jp_container(j, v, depth, true);

@@ -488,41 +488,21 @@ static bool jp_number(struct jp *j)
     return true;
 }
 
-static bool jp_value(struct jp *j, int depth);
+#define JP_DEPTH_MAX 10000 /* Go's maxNestingDepth: open arrays and objects at most */
 
-static bool jp_container(struct jp *j, int depth, char close)
+/* An object member's name and its ':' (after a '{' or a ','). */
+static bool jp_key(struct jp *j)
 {
-    j->p++;
     jp_ws(j);
-    if (j->p < j->end && *j->p == close) {
-        j->p++;
-        return true;
-    }
-    for (;;) {
-        jp_ws(j);
-        if (close == '}') {
-            if (j->p >= j->end || *j->p != '"')
-                return jp_fail(j, "looking for beginning of object key string");
-            if (!jp_string(j, NULL))
-                return false;
-            jp_ws(j);
-            if (j->p >= j->end || *j->p != ':')
-                return jp_fail(j, "after object key");
-            j->p++;
-        }
-        if (!jp_value(j, depth + 1))
-            return false;
-        jp_ws(j);
-        if (j->p < j->end && *j->p == ',') {
-            j->p++;
-            continue;
-        }
-        if (j->p < j->end && *j->p == close) {
-            j->p++;
-            return true;
-        }
-        return jp_fail(j, close == '}' ? "after object key:value pair" : "after array element");
-    }
+    if (j->p >= j->end || *j->p != '"')
+        return jp_fail(j, "looking for beginning of object key string");
+    if (!jp_string(j, NULL))
+        return false;
+    jp_ws(j);
+    if (j->p >= j->end || *j->p != ':')
+        return jp_fail(j, "after object key");
+    j->p++;
+    return true;
 }
 
 static bool jp_lit(struct jp *j, const char *lit)
@@ -533,18 +513,9 @@ static bool jp_lit(struct jp *j, const char *lit)
     return true;
 }
 
-static bool jp_value(struct jp *j, int depth)
+static bool jp_scalar(struct jp *j)
 {
-    jp_ws(j);
-    if (j->p >= j->end)
-        return jp_fail(j, "");
-    if (depth > 100)
-        return jp_fail(j, "(nesting too deep)");
     switch (*j->p) {
-    case '{':
-        return jp_container(j, depth, '}');
-    case '[':
-        return jp_container(j, depth, ']');
     case '"':
         return jp_string(j, NULL);
     case 't':
@@ -557,6 +528,64 @@ static bool jp_value(struct jp *j, int depth)
         if (*j->p != '-' && !isdigit((unsigned char)*j->p))
             return jp_fail(j, "looking for beginning of value");
         return jp_number(j);
+    }
+}
+
+/*
+ * Checks one JSON value at j->p as Go's scanner does, with its messages, inside @depth open
+ * containers. No recursion (a reactor thread's stack need not hold 10000 frames): the kind of
+ * each container opened here is one bit of @is_obj. Like Go, an array or object opened inside
+ * JP_DEPTH_MAX others is "invalid character '[' exceeded max depth".
+ */
+static bool jp_value(struct jp *j, int depth)
+{
+    uint8_t is_obj[(JP_DEPTH_MAX + 7) / 8];
+    int n = 0; /* containers opened here and still open */
+    ET_ASSERT(depth >= 0 && depth <= JP_DEPTH_MAX);
+    for (;;) {
+        jp_ws(j);
+        if (j->p >= j->end)
+            return jp_fail(j, "");
+        char c = *j->p;
+        if (c == '{' || c == '[') {
+            if (depth + n >= JP_DEPTH_MAX)
+                return jp_fail(j, "exceeded max depth");
+            j->p++;
+            jp_ws(j);
+            if (j->p < j->end && *j->p == (c == '{' ? '}' : ']')) {
+                j->p++; /* empty: the value is complete */
+            } else {
+                if (c == '{')
+                    is_obj[n / 8] |= (uint8_t)(1u << (n % 8));
+                else
+                    is_obj[n / 8] &= (uint8_t) ~(1u << (n % 8));
+                n++;
+                if (c == '{' && !jp_key(j))
+                    return false;
+                continue;
+            }
+        } else if (!jp_scalar(j)) {
+            return false;
+        }
+        /* a value is complete: close the containers it ends, or go on to the next element */
+        for (;;) {
+            if (n == 0)
+                return true;
+            bool obj = is_obj[(n - 1) / 8] >> ((n - 1) % 8) & 1;
+            jp_ws(j);
+            if (j->p < j->end && *j->p == ',') {
+                j->p++;
+                if (obj && !jp_key(j))
+                    return false;
+                break;
+            }
+            if (j->p < j->end && *j->p == (obj ? '}' : ']')) {
+                j->p++;
+                n--;
+                continue;
+            }
+            return jp_fail(j, obj ? "after object key:value pair" : "after array element");
+        }
     }
 }
 

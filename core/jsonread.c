@@ -1,12 +1,13 @@
 /*
  * core/jsonread.c - the JSON reader of core/jsonread.h.
  *
- * Recursive descent over a byte range into a small tree. Nesting is bounded (ET_JV_DEPTH_MAX)
- * so a hostile body cannot exhaust the stack; strings are decoded (\uXXXX including surrogate
- * pairs to UTF-8; a lone surrogate and each byte of invalid UTF-8 become U+FFFD as in Go); numbers
- * keep their literal text so 64-bit indexes are never rounded through a double. Object lookups
- * follow Go's encoding/json: an exact name match first, then a case-insensitive one (with Go's two
- * non-ASCII folds).
+ * An iterative parse over a byte range into a small tree (no recursion: a reactor thread's stack
+ * need not hold one frame per level). Nesting is bounded as Go's scanner bounds it
+ * (ET_JV_DEPTH_MAX, 10000 levels); strings are decoded (\uXXXX including surrogate pairs to
+ * UTF-8; a lone surrogate and each byte of invalid UTF-8 become U+FFFD as in Go); numbers keep
+ * their literal text so 64-bit indexes are never rounded through a double. Object lookups follow
+ * Go's encoding/json decoding into a struct: every member whose name matches the field (exactly
+ * or case-insensitively, with Go's two non-ASCII folds) is decoded in turn, so the last wins.
  */
 #include "core/jsonread.h"
 
@@ -17,14 +18,12 @@
 #include "core/buf.h"
 #include "core/json.h"
 
-#define ET_JV_DEPTH_MAX 64
+#define ET_JV_DEPTH_MAX 10000 /* Go's maxNestingDepth (encoding/json/scanner.go) */
 
 struct reader {
     const char *p;   /* next byte */
     const char *end; /* one past the last byte */
 };
-
-static bool parse_value(struct reader *r, struct et_jv *v, int depth);
 
 static void skip_ws(struct reader *r)
 {
@@ -183,94 +182,10 @@ static bool parse_number(struct reader *r, struct et_jv *v)
     return true;
 }
 
-static bool parse_array(struct reader *r, struct et_jv *v, int depth)
+/* A scalar (string, number, literal) into @v. */
+static bool parse_scalar(struct reader *r, struct et_jv *v)
 {
-    size_t cap = 0;
-    v->type = ET_JV_ARRAY;
-    r->p++;
-    skip_ws(r);
-    if (r->p < r->end && *r->p == ']') {
-        r->p++;
-        return true;
-    }
-    for (;;) {
-        if (v->count == cap) {
-            cap = cap ? cap * 2 : 4;
-            v->items = et_realloc(v->items, cap * sizeof(*v->items));
-        }
-        memset(&v->items[v->count], 0, sizeof(v->items[0]));
-        v->count++;
-        if (!parse_value(r, &v->items[v->count - 1], depth + 1))
-            return false;
-        skip_ws(r);
-        if (r->p < r->end && *r->p == ',') {
-            r->p++;
-            continue;
-        }
-        if (r->p < r->end && *r->p == ']') {
-            r->p++;
-            return true;
-        }
-        return false;
-    }
-}
-
-static bool parse_object(struct reader *r, struct et_jv *v, int depth)
-{
-    size_t cap = 0;
-    v->type = ET_JV_OBJECT;
-    r->p++;
-    skip_ws(r);
-    if (r->p < r->end && *r->p == '}') {
-        r->p++;
-        return true;
-    }
-    for (;;) {
-        skip_ws(r);
-        if (r->p >= r->end || *r->p != '"')
-            return false;
-        if (v->count == cap) {
-            cap = cap ? cap * 2 : 8;
-            v->items = et_realloc(v->items, cap * sizeof(*v->items));
-            v->keys = et_realloc(v->keys, cap * sizeof(*v->keys));
-            v->key_lens = et_realloc(v->key_lens, cap * sizeof(*v->key_lens));
-        }
-        memset(&v->items[v->count], 0, sizeof(v->items[0]));
-        v->keys[v->count] = parse_string(r, &v->key_lens[v->count]);
-        v->count++;
-        if (!v->keys[v->count - 1])
-            return false;
-        skip_ws(r);
-        if (r->p >= r->end || *r->p != ':')
-            return false;
-        r->p++;
-        if (!parse_value(r, &v->items[v->count - 1], depth + 1))
-            return false;
-        skip_ws(r);
-        if (r->p < r->end && *r->p == ',') {
-            r->p++;
-            continue;
-        }
-        if (r->p < r->end && *r->p == '}') {
-            r->p++;
-            return true;
-        }
-        return false;
-    }
-}
-
-static bool parse_value(struct reader *r, struct et_jv *v, int depth)
-{
-    if (depth > ET_JV_DEPTH_MAX)
-        return false;
-    skip_ws(r);
-    if (r->p >= r->end)
-        return false;
     switch (*r->p) {
-    case '{':
-        return parse_object(r, v, depth);
-    case '[':
-        return parse_array(r, v, depth);
     case '"':
         v->type = ET_JV_STRING;
         v->str = parse_string(r, &v->len);
@@ -290,17 +205,145 @@ static bool parse_value(struct reader *r, struct et_jv *v, int depth)
     }
 }
 
-static void free_inner(struct et_jv *v)
+/* Appends a zeroed element to container @c and, for an object, reads the member's name and
+ * its ':'. Returns the new element (to parse the value into), or NULL on a syntax error. */
+static struct et_jv *next_slot(struct reader *r, struct et_jv *c)
 {
-    for (size_t i = 0; i < v->count; i++) {
-        free_inner(&v->items[i]);
-        if (v->keys)
-            et_free(v->keys[i]);
+    bool obj = c->type == ET_JV_OBJECT;
+    size_t n = c->count;
+    if ((n & (n - 1)) == 0) { /* 0, 1, 2, 4...: grow to the next power of two */
+        size_t cap = n ? n * 2 : 1;
+        c->items = et_realloc(c->items, cap * sizeof(*c->items));
+        if (obj) {
+            c->keys = et_realloc(c->keys, cap * sizeof(*c->keys));
+            c->key_lens = et_realloc(c->key_lens, cap * sizeof(*c->key_lens));
+        }
     }
-    et_free(v->items);
-    et_free(v->keys);
-    et_free(v->key_lens);
-    et_free(v->str);
+    memset(&c->items[n], 0, sizeof(c->items[0]));
+    c->count++;
+    if (!obj)
+        return &c->items[n];
+    c->keys[n] = NULL;
+    c->key_lens[n] = 0;
+    skip_ws(r);
+    if (r->p >= r->end || *r->p != '"')
+        return NULL;
+    c->keys[n] = parse_string(r, &c->key_lens[n]);
+    if (c->keys[n] == NULL)
+        return NULL;
+    skip_ws(r);
+    if (r->p >= r->end || *r->p != ':')
+        return NULL;
+    r->p++;
+    return &c->items[n];
+}
+
+/*
+ * Parses one value into @root without recursion: @open holds the containers being filled,
+ * innermost last. A container's element array only grows while that container is innermost,
+ * so the pointers kept in @open stay valid. At most ET_JV_DEPTH_MAX containers nest, as Go's
+ * scanner allows (a deeper one is "exceeded max depth").
+ */
+static bool parse_tree(struct reader *r, struct et_jv *root)
+{
+    struct et_jv **open = NULL;
+    size_t depth = 0, cap = 0;
+    struct et_jv *v = root; /* the slot the next value goes to */
+    bool ok = false;
+    for (;;) {
+        skip_ws(r);
+        if (r->p >= r->end)
+            goto out;
+        char c = *r->p;
+        if (c == '{' || c == '[') {
+            if (depth == ET_JV_DEPTH_MAX)
+                goto out;
+            v->type = c == '{' ? ET_JV_OBJECT : ET_JV_ARRAY;
+            r->p++;
+            skip_ws(r);
+            if (r->p < r->end && *r->p == (c == '{' ? '}' : ']')) {
+                r->p++; /* empty: the value is complete */
+            } else {
+                if (depth == cap) {
+                    cap = cap ? cap * 2 : 16;
+                    open = et_realloc(open, cap * sizeof(*open));
+                }
+                open[depth++] = v;
+                if ((v = next_slot(r, v)) == NULL)
+                    goto out;
+                continue;
+            }
+        } else if (!parse_scalar(r, v)) {
+            goto out;
+        }
+        /* a value is complete: close the containers it ends, or start the next element */
+        for (;;) {
+            if (depth == 0) {
+                ok = true;
+                goto out;
+            }
+            struct et_jv *top = open[depth - 1];
+            skip_ws(r);
+            if (r->p < r->end && *r->p == ',') {
+                r->p++;
+                if ((v = next_slot(r, top)) == NULL)
+                    goto out;
+                break;
+            }
+            if (r->p < r->end && *r->p == (top->type == ET_JV_OBJECT ? '}' : ']')) {
+                r->p++;
+                depth--;
+                continue;
+            }
+            goto out;
+        }
+    }
+out:
+    et_free(open);
+    return ok;
+}
+
+/* Frees what @root holds (not @root itself), without recursion: a stack of containers with the
+ * index of the next element to free in each. */
+static void free_inner(struct et_jv *root)
+{
+    struct frame {
+        struct et_jv *v;
+        size_t next;
+    } *stack = NULL;
+
+    size_t n = 0, cap = 0;
+    struct et_jv *v = root;
+    for (;;) {
+        if (v != NULL && v->count > 0) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 16;
+                stack = et_realloc(stack, cap * sizeof(*stack));
+            }
+            stack[n++] = (struct frame){ v, 0 };
+        } else if (v != NULL) {
+            et_free(v->items);
+            et_free(v->keys);
+            et_free(v->key_lens);
+            et_free(v->str);
+        }
+        v = NULL;
+        if (n == 0)
+            break;
+        struct frame *f = &stack[n - 1];
+        if (f->next < f->v->count) {
+            if (f->v->keys)
+                et_free(f->v->keys[f->next]);
+            v = &f->v->items[f->next++];
+            continue;
+        }
+        et_free(f->v->items);
+        et_free(f->v->keys);
+        et_free(f->v->key_lens);
+        et_free(f->v->str);
+        n--;
+    }
+    et_free(stack);
 }
 
 struct et_jv *et_jv_parse(const char *s, size_t len)
@@ -308,7 +351,7 @@ struct et_jv *et_jv_parse(const char *s, size_t len)
     struct reader r = { s, s + len };
     struct et_jv *v = et_calloc(1, sizeof(*v));
     ET_ASSERT(s != NULL || len == 0);
-    if (!parse_value(&r, v, 0))
+    if (!parse_tree(&r, v))
         goto fail;
     skip_ws(&r);
     if (r.p != r.end)
@@ -350,39 +393,44 @@ bool et_jv_name_eq(const char *key, size_t key_len, const char *name)
     return k == end;
 }
 
-const struct et_jv *et_jv_get(const struct et_jv *obj, const char *key)
+/* Go decodes every member whose name matches the field, in document order, so the last one
+ * wins; a null leaves a scalar field alone, so @skip_null picks the last member not null. */
+static const struct et_jv *get_last(const struct et_jv *obj, const char *key, bool skip_null)
 {
     if (!obj || obj->type != ET_JV_OBJECT)
         return NULL;
-    for (size_t i = 0; i < obj->count; i++)
-        if (obj->key_lens[i] == strlen(key) && strcmp(obj->keys[i], key) == 0)
-            return &obj->items[i];
-    for (size_t i = 0; i < obj->count; i++)
-        if (et_jv_name_eq(obj->keys[i], obj->key_lens[i], key))
+    for (size_t i = obj->count; i-- > 0;)
+        if (et_jv_name_eq(obj->keys[i], obj->key_lens[i], key) &&
+            !(skip_null && obj->items[i].type == ET_JV_NULL))
             return &obj->items[i];
     return NULL;
 }
 
+const struct et_jv *et_jv_get(const struct et_jv *obj, const char *key)
+{
+    return get_last(obj, key, false);
+}
+
 const char *et_jv_str(const struct et_jv *obj, const char *key)
 {
-    const struct et_jv *v = et_jv_get(obj, key);
+    const struct et_jv *v = get_last(obj, key, true);
     return v && v->type == ET_JV_STRING ? v->str : "";
 }
 
 uint64_t et_jv_u64(const struct et_jv *obj, const char *key)
 {
-    const struct et_jv *v = et_jv_get(obj, key);
+    const struct et_jv *v = get_last(obj, key, true);
     return v && v->type == ET_JV_NUMBER ? strtoull(v->str, NULL, 10) : 0;
 }
 
 int64_t et_jv_i64(const struct et_jv *obj, const char *key)
 {
-    const struct et_jv *v = et_jv_get(obj, key);
+    const struct et_jv *v = get_last(obj, key, true);
     return v && v->type == ET_JV_NUMBER ? strtoll(v->str, NULL, 10) : 0;
 }
 
 bool et_jv_bool(const struct et_jv *obj, const char *key)
 {
-    const struct et_jv *v = et_jv_get(obj, key);
+    const struct et_jv *v = get_last(obj, key, true);
     return v && v->type == ET_JV_BOOL && v->boolean;
 }

@@ -1,9 +1,10 @@
 /*
  * core/jsonread.h - a compact JSON reader: parses one document into a small tree. Used by the
  * client (server responses), the server's discovery (keyspace answers) and the 0.4 admin
- * endpoint (request bodies). Nesting is bounded, strings are decoded to UTF-8, numbers keep
- * their literal text (64-bit indexes never pass through a double), and object lookups follow
- * Go's encoding/json (exact name first, then case-insensitively).
+ * endpoint (request bodies). Nesting is bounded as in Go (10000 levels, parsed without recursion),
+ * strings are decoded to UTF-8, numbers keep their literal text (64-bit indexes never pass through
+ * a double), and object lookups follow Go's encoding/json (a name matches exactly or
+ * case-insensitively; of duplicates the last wins).
  */
 #ifndef ET_CORE_JSONREAD_H
 #define ET_CORE_JSONREAD_H
@@ -39,9 +40,11 @@ void et_jv_free(struct et_jv *v);
  * them: ASCII case-insensitively, and U+017F (long s) and U+212A (Kelvin sign) count as 's' and
  * 'k', which they fold to. */
 bool et_jv_name_eq(const char *key, size_t key_len, const char *name);
-/* The member @key of object @obj (exact name first, then as et_jv_name_eq(), as Go decodes). */
+/* The member @key of object @obj, matched as et_jv_name_eq(); of several, the last (Go decodes
+ * each in document order into the same field). */
 const struct et_jv *et_jv_get(const struct et_jv *obj, const char *key);
-/* The string member @key, or "" when absent or not a string. */
+/* The string member @key, or "" when absent or not a string. These scalar accessors take the
+ * last matching member that is not null: null leaves a Go scalar field as it was. */
 const char *et_jv_str(const struct et_jv *obj, const char *key);
 /* The unsigned integer member @key, or 0 when absent or not a number. */
 uint64_t et_jv_u64(const struct et_jv *obj, const char *key);

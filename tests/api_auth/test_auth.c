@@ -4,12 +4,14 @@
  * enable switch (4.1-4.3, as verified on etcd 3.4), request JSON decoding, HTTP Basic parsing,
  * and the command and snapshot encodings.
  */
+#include <errno.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
 
 #include "api/auth.h"
 #include "core/alloc.h"
+#include "core/buf.h"
 
 static struct auth_state st;
 static struct et_buf out;
@@ -475,4 +477,67 @@ Test(auth, basic_credentials)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
         cr_assert_neq(auth_basic_parse(bad[i], strlen(bad[i]), &u, &p), 0, "%s", bad[i]);
+}
+
+/* A body nested @levels arrays deep in an unknown member of a user body. */
+static char *t_deep_user(int levels)
+{
+    struct et_buf b = ET_BUF_INIT;
+    et_buf_append_str(&b, "{\"user\":\"d\",\"password\":\"p\",\"x\":");
+    for (int i = 0; i < levels; i++)
+        et_buf_append_char(&b, '[');
+    for (int i = 0; i < levels; i++)
+        et_buf_append_char(&b, ']');
+    et_buf_append_str(&b, "}");
+    return b.data;
+}
+
+Test(auth, json_nests_as_deep_as_go_allows)
+{
+    /* etcd 3.4 creates the user with 200 levels inside the body (and with 9999 inside the
+     * object's 1), and answers "Invalid JSON in request body." past Go's 10000 */
+    static const struct {
+        int levels, rc;
+    } cases[] = { { 200, 0 }, { 9999, 0 }, { 10000, -EINVAL }, { 20000, -EINVAL } };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        struct auth_user_req r;
+        char *b = t_deep_user(cases[i].levels);
+        cr_assert_eq(auth_user_req_parse(b, strlen(b), &r), cases[i].rc, "%d", cases[i].levels);
+        if (cases[i].rc == 0)
+            cr_assert_str_eq(r.user, "d");
+        auth_user_req_free(&r);
+        et_free(b);
+    }
+    struct auth_role_req r;
+    const char *bad =
+        "{\"role\":\"r\",\"x\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+        "[[[[[[[[[[[[[[[[[[[[{\"a\":[1,}]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+        "]]]]]]]]]]]]]]]]]]]]]]]]]}";
+    cr_assert_eq(auth_role_req_parse(bad, strlen(bad), &r), -EINVAL, "bad JSON deep down");
+    auth_role_req_free(&r);
+}
+
+Test(auth, json_duplicate_members_last_wins)
+{
+    /* Go decodes each member in document order into the same field (etcd 3.4: a role body
+     * with "permissions" twice merges them; "role" twice takes the second) */
+    struct auth_user_req u;
+    const char *ub = "{\"user\":\"a\",\"USER\":\"b\",\"password\":\"p\",\"password\":null,"
+                     "\"roles\":[\"x\"],\"roles\":[\"y\",\"z\"]}";
+    cr_assert_eq(auth_user_req_parse(ub, strlen(ub), &u), 0);
+    cr_assert_str_eq(u.user, "b");
+    cr_assert_str_eq(u.password, "p", "null leaves a string field alone");
+    cr_assert_eq(u.roles.n, 2);
+    cr_assert_str_eq(u.roles.v[0], "y");
+    auth_user_req_free(&u);
+    struct auth_role_req r;
+    const char *rb = "{\"role\":\"r1\",\"permissions\":{\"kv\":{\"read\":[\"/a\"]}},"
+                     "\"permissions\":{\"kv\":{\"write\":[\"/b\"]}}}";
+    cr_assert_eq(auth_role_req_parse(rb, strlen(rb), &r), 0);
+    cr_assert_eq(r.read.n, 1);
+    cr_assert_str_eq(r.read.v[0], "/a");
+    cr_assert_eq(r.write.n, 1);
+    cr_assert_str_eq(r.write.v[0], "/b");
+    auth_role_req_free(&r);
 }

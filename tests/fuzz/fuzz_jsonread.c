@@ -17,7 +17,7 @@
 #include "core/jsonread.h"
 #include "tests/fuzz/fuzz.h"
 
-#define DEPTH_MAX 64 /* core/jsonread.c's ET_JV_DEPTH_MAX */
+#define DEPTH_MAX 10000 /* core/jsonread.c's ET_JV_DEPTH_MAX (Go's maxNestingDepth) */
 
 /* RFC 8259: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)? */
 static bool json_number(const char *s, size_t len)
