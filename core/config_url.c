@@ -330,12 +330,102 @@ static bool split_host_port(const char *hp, size_t len, const char **host, size_
 
 static void trim_space(const char **s, size_t *len)
 {
-    while (*len > 0 && strchr(" \t\n\r\v\f", (*s)[0]) != NULL) {
+    /* (a NUL byte is not space: strchr() would find the terminator) */
+    while (*len > 0 && (*s)[0] != '\0' && strchr(" \t\n\r\v\f", (*s)[0]) != NULL) {
         (*s)++;
         (*len)--;
     }
-    while (*len > 0 && strchr(" \t\n\r\v\f", (*s)[*len - 1]) != NULL)
+    while (*len > 0 && (*s)[*len - 1] != '\0' && strchr(" \t\n\r\v\f", (*s)[*len - 1]) != NULL)
         (*len)--;
+}
+
+/* ---- URL.String() ------------------------------------------------------------------------- */
+
+enum go_enc {
+    ENC_HOST,     /* encodeHost */
+    ENC_USERINFO, /* encodeUserPassword */
+    ENC_FRAGMENT, /* encodeFragment */
+};
+
+/* Go's shouldEscape(c, mode) for the modes URL.String() uses on a member URL. */
+static bool go_should_escape(unsigned char c, enum go_enc mode)
+{
+    if (c >= 0x80 || c == '\0')
+        return true;
+    if (is_alnum((char)c) || strchr("-_.~", (char)c) != NULL)
+        return false;
+    if (mode == ENC_HOST && strchr("!$&'()*+,;=:[]<>\"", (char)c) != NULL)
+        return false;
+    if (strchr("$&+,/:;=?@", (char)c) != NULL)
+        return mode == ENC_USERINFO ? strchr("@/?:", (char)c) != NULL : mode != ENC_FRAGMENT;
+    return !(mode == ENC_FRAGMENT && strchr("!()*", (char)c) != NULL);
+}
+
+/* Appends escape(unescape(@s), @mode): every %XX decoded, then what @mode escapes written as
+ * upper-case %XX (Go prints "%C3" for a host or userinfo given as "%c3"). The escapes of @s
+ * were checked by go_url_parse(). */
+static void put_reescaped(struct et_buf *b, const char *s, size_t len, enum go_enc mode)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '%' && i + 2 < len && is_hex(s[i + 1]) && is_hex(s[i + 2])) {
+            c = (unsigned char)(unhex(s[i + 1]) << 4 | unhex(s[i + 2]));
+            i += 2;
+        }
+        if (go_should_escape(c, mode))
+            et_buf_printf(b, "%%%02X", c);
+        else
+            et_buf_append_char(b, (char)c);
+    }
+}
+
+/* The authority as URL.String() writes it: User.String() (name and password unescaped, then
+ * escaped as encodeUserPassword) and escape(Host, encodeHost). */
+static void put_authority(struct et_buf *b, const char *a, size_t len)
+{
+    const char *at = mem_rchr(a, len, '@');
+    if (at != NULL) {
+        size_t ulen = (size_t)(at - a);
+        const char *colon = memchr(a, ':', ulen);
+        size_t nlen = colon ? (size_t)(colon - a) : ulen;
+        put_reescaped(b, a, nlen, ENC_USERINFO);
+        if (colon != NULL) {
+            et_buf_append_char(b, ':');
+            put_reescaped(b, colon + 1, ulen - nlen - 1, ENC_USERINFO);
+        }
+        et_buf_append_char(b, '@');
+        len -= ulen + 1;
+        a = at + 1;
+    }
+    put_reescaped(b, a, len, ENC_HOST);
+}
+
+/* Go's validEncoded(s, encodeFragment): the raw fragment is printed as given when it holds
+ * nothing that escape() would change but its %XX. */
+static bool fragment_encoded(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (strchr("!$&'()*+,;=:@[]%", s[i]) == NULL || s[i] == '\0')
+            if (go_should_escape((unsigned char)s[i], ENC_FRAGMENT))
+                return false;
+    return true;
+}
+
+/* The query and fragment: RawQuery as given, then EscapedFragment(). */
+static void put_rest(struct et_buf *b, const char *s, size_t len)
+{
+    const char *hash = memchr(s, '#', len);
+    size_t qlen = hash ? (size_t)(hash - s) : len;
+    et_buf_append(b, s, qlen);
+    if (hash == NULL)
+        return;
+    const char *f = hash + 1;
+    size_t flen = len - qlen - 1;
+    et_buf_append_char(b, '#');
+    if (fragment_encoded(f, flen))
+        et_buf_append(b, f, flen);
+    else
+        put_reescaped(b, f, flen, ENC_FRAGMENT);
 }
 
 /* Parses one URL of a list: types.NewURLs' rules. Appends etcd's message to @e on error. */
@@ -385,16 +475,8 @@ static int url_parse_one(const char *s, size_t len, struct et_url *out, struct e
         struct et_buf raw = ET_BUF_INIT;
         et_buf_append_str(&raw, scheme);
         et_buf_append_str(&raw, "://");
-        /* URL.String() escapes the host: its non-ASCII bytes (the only ones parsing lets
-         * into the authority) come out as %XX. */
-        for (size_t i = 0; i < u.authority_len; i++) {
-            unsigned char c = (unsigned char)u.authority[i];
-            if (c >= 0x80)
-                et_buf_printf(&raw, "%%%02X", c);
-            else
-                et_buf_append_char(&raw, (char)c);
-        }
-        et_buf_append(&raw, u.rest, len - (size_t)(u.rest - s));
+        put_authority(&raw, u.authority, u.authority_len);
+        put_rest(&raw, u.rest, len - (size_t)(u.rest - s));
         out->raw = raw.data;
     }
     return 0;
