@@ -470,7 +470,18 @@ static int url_parse_one(const char *s, size_t len, struct et_url *out, struct e
     }
     if (out != NULL) {
         out->scheme = et_strdup(scheme);
-        out->host = et_strndup(host, host_len);
+        /* Go's URL.Host is unescaped: "%C3" and a raw 0xC3 byte name the same host */
+        struct et_buf h = ET_BUF_INIT;
+        for (size_t i = 0; i < host_len; i++) {
+            if (host[i] == '%' && i + 2 < host_len && is_hex(host[i + 1]) && is_hex(host[i + 2])) {
+                et_buf_append_char(&h, (char)(unhex(host[i + 1]) << 4 | unhex(host[i + 2])));
+                i += 2;
+            } else {
+                et_buf_append_char(&h, host[i]);
+            }
+        }
+        out->host = et_strndup(h.data ? h.data : "", h.len);
+        et_buf_free(&h);
         out->port = et_strndup(port, port_len);
         struct et_buf raw = ET_BUF_INIT;
         et_buf_append_str(&raw, scheme);

@@ -362,6 +362,10 @@ Test(config_url, raw_is_go_url_string)
     /* host escapes come out upper-case; a zone's %25 stays */
     t_url_raw("http://h%c3%a9x:1", 17, "http://h%C3%A9x:1");
     t_url_raw("http://[fe80::1%25en]:1", 23, "http://[fe80::1%25en]:1");
+    struct et_url u; /* the host is Go's URL.Host: unescaped */
+    cr_assert_eq(et_url_parse("http://h%c3%A9:1", &u, t_err, sizeof(t_err)), 0, "%s", t_err);
+    cr_assert_str_eq(u.host, "h\xc3\xa9");
+    et_url_free(&u);
     /* userinfo: unescaped, then escaped as encodeUserPassword */
     t_url_raw("http://a!b*%3a:c%41(%40@h:1", 27, "http://a%21b%2A%3A:cA%28%40@h:1");
     /* the query is kept as given; a fragment that is validly encoded too */
