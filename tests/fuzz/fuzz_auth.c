@@ -21,6 +21,7 @@
 #include "core/alloc.h"
 #include "core/assert.h"
 #include "core/buf.h"
+#include "core/json.h"
 #include "tests/fuzz/fuzz.h"
 
 static void check_list(const struct auth_list *l)
@@ -38,21 +39,6 @@ static void same_list(const struct auth_list *a, const struct auth_list *b)
         FUZZ_CHECK(strcmp(a->v[i], b->v[i]) == 0);
 }
 
-static void put_string(struct et_buf *b, const char *s)
-{
-    et_buf_append_char(b, '"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            et_buf_printf(b, "\\%c", c);
-        else if (c < 0x20)
-            et_buf_printf(b, "\\u%04x", c);
-        else
-            et_buf_append_char(b, (char)c);
-    }
-    et_buf_append_char(b, '"');
-}
-
 static void put_list(struct et_buf *b, const char *name, const struct auth_list *l)
 {
     et_buf_printf(b, "\"%s\":", name);
@@ -64,7 +50,7 @@ static void put_list(struct et_buf *b, const char *name, const struct auth_list 
     for (uint32_t i = 0; i < l->n; i++) {
         if (i)
             et_buf_append_char(b, ',');
-        put_string(b, l->v[i]);
+        et_json_cstr(b, l->v[i]);
     }
     et_buf_append_char(b, ']');
 }
@@ -96,9 +82,9 @@ static void user_body(const uint8_t *data, size_t size)
 
     struct et_buf b = ET_BUF_INIT;
     et_buf_append_str(&b, "{\"user\":");
-    put_string(&b, r.user);
+    et_json_cstr(&b, r.user);
     et_buf_append_str(&b, ",\"password\":");
-    put_string(&b, r.password);
+    et_json_cstr(&b, r.password);
     et_buf_append_char(&b, ',');
     put_list(&b, "roles", &r.roles);
     et_buf_append_char(&b, ',');
@@ -135,7 +121,7 @@ static void role_body(const uint8_t *data, size_t size)
 
     struct et_buf b = ET_BUF_INIT;
     et_buf_append_str(&b, "{\"role\":");
-    put_string(&b, r.role);
+    et_json_cstr(&b, r.role);
     et_buf_append_str(&b, ",\"permissions\":");
     put_perms(&b, &r.read, &r.write);
     et_buf_append_str(&b, ",\"grant\":");

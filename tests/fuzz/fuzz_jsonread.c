@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/json.h"
 #include "core/jsonread.h"
 #include "tests/fuzz/fuzz.h"
 
@@ -86,21 +87,6 @@ static void check_tree(const struct et_jv *v, int depth)
     }
 }
 
-static void put_string(struct et_buf *b, const char *s, size_t len)
-{
-    et_buf_append_char(b, '"');
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\')
-            et_buf_printf(b, "\\%c", c);
-        else if (c < 0x20)
-            et_buf_printf(b, "\\u%04x", c);
-        else
-            et_buf_append_char(b, (char)c);
-    }
-    et_buf_append_char(b, '"');
-}
-
 static void serialize(struct et_buf *b, const struct et_jv *v)
 {
     switch (v->type) {
@@ -114,7 +100,7 @@ static void serialize(struct et_buf *b, const struct et_jv *v)
         et_buf_append(b, v->str, v->len);
         break;
     case ET_JV_STRING:
-        put_string(b, v->str, v->len);
+        et_json_string(b, v->str, v->len);
         break;
     case ET_JV_ARRAY:
     case ET_JV_OBJECT:
@@ -123,7 +109,7 @@ static void serialize(struct et_buf *b, const struct et_jv *v)
             if (i)
                 et_buf_append_char(b, ',');
             if (v->type == ET_JV_OBJECT) {
-                put_string(b, v->keys[i], v->key_lens[i]);
+                et_json_string(b, v->keys[i], v->key_lens[i]);
                 et_buf_append_char(b, ':');
             }
             serialize(b, &v->items[i]);
