@@ -365,9 +365,10 @@ static void admin_remove_unreachable(struct api *a, int64_t now)
 }
 
 /*
- * Raft thread, leader: keep /_etcd/machines/<name> equal to the member table (written for
- * members whose entry is missing or outdated, deleted for names that left). The table is only
- * written by this thread, so it is read here without the lock.
+ * Raft thread, leader: repair /_etcd/machines/<name> where the writes made while applying member
+ * changes (api__apply_cluster) left it out of step with the table (a renamed member, a snapshot
+ * from before those writes): written for members whose entry is missing or outdated, deleted for
+ * names that left. The table is only written by this thread, so it is read here without the lock.
  */
 void api__admin_tick(struct api *a)
 {

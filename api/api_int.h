@@ -88,6 +88,9 @@ struct api {
     bool publish_in_flight; /* atomic */
     int64_t publish_sent_ns;
     bool autoremove_in_flight; /* Raft thread: a removeDelay removal is being committed */
+    bool version_set;          /* atomic: the version entry was applied (kept in the trailer) */
+    size_t bootstrap_count;    /* members of --initial-cluster (or discovery) */
+    int64_t version_sent_ns;   /* Raft thread, leader: when the version entry was proposed */
     bool was_leader;           /* Raft thread: the previous tick ran as leader */
 };
 
@@ -100,10 +103,20 @@ struct api_mem {
     int64_t contact_ns; /* leader: last time it was heard from (removeDelay; not persisted) */
 };
 
+/*
+ * Raft thread, while applying a member-table change: moves the index as etcd 3.4's write of the
+ * same change under /0 does, counted as a successful @op (STORE_OP_SET, _CREATE, _UPDATE or
+ * _DELETE). With a @name, the write of /_etcd/machines/<name> (@value; NULL deletes it) is that
+ * step, unless it fails (nothing to delete); without, an index step no watcher receives.
+ */
+void api__apply_cluster(struct api *a, uint8_t op, const char *name, const struct et_buf *value);
+
 /* Member entries (api/members.c): API_MEMBER_TAG | op | member record. */
 #define API_MEMBER_TAG    0xc1
 #define API_MEMBER_ATTR   1 /* name and client URLs, published by the member itself */
 #define API_MEMBER_UPDATE 2 /* peer URLs (PUT /v2/members/<id>) */
+#define API_MEMBER_VERSION \
+    3 /* the cluster's version is known (leader, once every member published) */
 
 enum api_write_kind {
     API_WRITE_KEYS,         /* /v2/keys: answer with the event */
@@ -228,6 +241,8 @@ void api__members_conf_appended(struct api *a, const struct raft_conf_change *cc
 void api__members_entry_apply(struct api *a, const void *entry, size_t len,
                               struct raft_proposal *p);
 void api__members_machines_applied(struct api *a, const struct store_cmd *cmd);
+/* Raft thread, leader: proposes the cluster-version entry once every member has published. */
+void api__members_version_tick(struct api *a);
 void api__members_tick(struct api *a);
 /* Appends the table to a snapshot image / splits it off: returns the store image's length, or
  * SIZE_MAX for a damaged trailer. */

@@ -106,6 +106,36 @@ void api_raft_apply(void *data, raft_index index, raft_term term, const void *en
         internal_applied(internal);
 }
 
+void api__apply_cluster(struct api *a, uint8_t op, const char *name, const struct et_buf *value)
+{
+    if (name && name[0]) {
+        struct et_buf key = ET_BUF_INIT;
+        et_buf_append_str(&key, "/_etcd/machines/");
+        et_buf_append_str(&key, name);
+        struct store_cmd cmd = { .op = value ? STORE_OP_INTERNAL_SET : STORE_OP_INTERNAL_DELETE,
+                                 .key = key.data,
+                                 .key_len = key.len,
+                                 .value = value && value->len ? value->data : "",
+                                 .value_len = value ? value->len : 0,
+                                 .recursive = value == NULL };
+        struct store_result res = { 0 };
+        store_apply(a->store, &cmd, &res);
+        bool done = res.err == 0;
+        if (done) {
+            api__admin_applied(a, &cmd);
+            for (size_t i = 0; i < res.event_count; i++)
+                push_event(a, res.events[i]); /* the batch takes these references */
+            res.event_count = 0;
+            store_count_cluster(a->store, op);
+        }
+        store_result_free(&res);
+        et_buf_free(&key);
+        if (done)
+            return;
+    }
+    store_apply_cluster(a->store, op);
+}
+
 void api_raft_conf_apply(void *data, raft_index index, const struct raft_conf_change *cc,
                          const void *ctx, size_t ctx_len, struct raft_change *c)
 {
@@ -172,6 +202,7 @@ void api_raft_tick(void *data, bool is_leader)
         return;
     }
     api__admin_tick(a);
+    api__members_version_tick(a);
 }
 
 /*

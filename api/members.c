@@ -15,9 +15,13 @@
  * The table survives compaction in the snapshot: api_raft_snapshot_save() appends it after the
  * store image as a trailer (record | u32 length | magic), and loading splits it off again.
  *
- * The leader keeps /_etcd/machines/<name> equal to the table (written once per member and
- * whenever its name or URLs change, deleted when it leaves); the flags that say what is written
- * are part of the table and of the trailer, so a restart does not rewrite them.
+ * Every change moves the etcd index as etcd 3.4's write of it under /0 does (an add: one create;
+ * a removal: a delete and a create; a publish, which every member makes at every start: one set;
+ * a peer URL update: one update; the cluster version, once: one set), so clients see the same
+ * indexes: api__apply_cluster(). Where the change rewrites /_etcd/machines/<name> (a publish, an
+ * update, a removal), that write is the step. The leader's tick (api/admin.c) repairs entries a
+ * rename or an older snapshot left behind; the flags that say what is written are part of the
+ * table and of the trailer, so a restart does not rewrite them.
  *
  * Threads: the Raft thread changes the table, holding a->mlock; reactors read it under the same
  * lock (membership endpoints only, never the /v2/keys path). The transport hears of every
@@ -251,6 +255,7 @@ static void transport_remove(struct api *a, raft_id id)
 void api__members_init(struct api *a, const struct api_config *cfg)
 {
     pthread_mutex_init(&a->mlock, NULL);
+    a->bootstrap_count = cfg->member_count;
     for (size_t i = 0; i < cfg->member_count; i++) {
         const struct api_member *src = &cfg->members[i];
         struct api_mem *e = mem_add(a, src->id);
@@ -287,7 +292,8 @@ bool api__members_registered(struct api *a)
 {
     pthread_mutex_lock(&a->mlock);
     struct api_mem *e = api__mem_find(a, a->cfg.id);
-    bool ok = e && __atomic_load_n(&a->self_published, __ATOMIC_ACQUIRE) && e->machines_written;
+    bool ok = e && __atomic_load_n(&a->self_published, __ATOMIC_ACQUIRE) && e->machines_written &&
+              __atomic_load_n(&a->version_set, __ATOMIC_ACQUIRE);
     pthread_mutex_unlock(&a->mlock);
     return ok;
 }
@@ -342,7 +348,8 @@ void api__members_conf_apply(struct api *a, raft_index index, const struct raft_
                              const void *ctx, size_t ctx_len, struct raft_change *c)
 {
     (void)index;
-    bool self_removed = false;
+    bool self_removed = false, added = false;
+    char *removed_name = NULL;
     pthread_mutex_lock(&a->mlock);
     pending_drop(a, cc->id);
     struct api_mem *e = api__mem_find(a, cc->id);
@@ -365,12 +372,12 @@ void api__members_conf_apply(struct api *a, raft_index index, const struct raft_
         }
         api__member_free(&m);
         transport_set(a, e);
+        added = true;
         et_info("members: member %" PRIx64 " added (%s)", cc->id,
                 e->m.peer_url_count ? e->m.peer_urls[0] : "no peer URL");
     } else if (cc->type == RAFT_CC_REMOVE) {
         if (e) {
-            if (e->m.name[0])
-                stale_push(a, e->m.name); /* deleting a missing key is harmless */
+            removed_name = et_strdup(e->m.name);
             api__member_free(&e->m);
             *e = a->mem[--a->mem_count];
         }
@@ -380,6 +387,15 @@ void api__members_conf_apply(struct api *a, raft_index index, const struct raft_
         et_info("members: member %" PRIx64 " removed", cc->id);
     }
     pthread_mutex_unlock(&a->mlock);
+    /* etcd 3.4 creates /0/members/<id>/raftAttributes for an added member; for a removed one it
+     * deletes /0/members/<id> and creates /0/removed_members/<id> */
+    if (added) {
+        api__apply_cluster(a, STORE_OP_CREATE, NULL, NULL);
+    } else if (cc->type == RAFT_CC_REMOVE) {
+        api__apply_cluster(a, STORE_OP_DELETE, removed_name, NULL);
+        api__apply_cluster(a, STORE_OP_CREATE, NULL, NULL);
+    }
+    et_free(removed_name);
     if (c)
         c->done(c, 1); /* the api's own change: 1 means "applied" (see api__member_change) */
     if (self_removed && a->cfg.host.removed)
@@ -393,9 +409,18 @@ void api__members_entry_apply(struct api *a, const void *entry, size_t len, stru
     struct api_member m = { 0 };
     member_decode(&r, &m);
     int result = 1;
+    char *name = NULL; /* whose /_etcd/machines entry the change rewrites */
+    struct et_buf value = ET_BUF_INIT;
     pthread_mutex_lock(&a->mlock);
     struct api_mem *e = r.bad ? NULL : api__mem_find(a, m.id);
-    if (r.bad || (op != API_MEMBER_ATTR && op != API_MEMBER_UPDATE)) {
+    uint64_t bootstrap = 0;
+    if (!r.bad && op == API_MEMBER_VERSION) {
+        e = NULL;
+        bootstrap = r.p + 4 <= r.end ? rd_int(&r, 4) : 0;
+        /* etcd writes the version only when it changes */
+        result = __atomic_load_n(&a->version_set, __ATOMIC_RELAXED) ? 0 : 1;
+        __atomic_store_n(&a->version_set, true, __ATOMIC_RELEASE);
+    } else if (r.bad || (op != API_MEMBER_ATTR && op != API_MEMBER_UPDATE)) {
         et_error("members: malformed member entry (%zu bytes) skipped", len);
         result = -EINVAL;
     } else if (e == NULL) {
@@ -412,7 +437,7 @@ void api__members_entry_apply(struct api *a, const void *entry, size_t len, stru
         e->m.client_urls = strs_copy(m.client_urls, m.client_url_count);
         e->m.client_url_count = m.client_url_count;
         e->published = true;
-        if (m.id == a->cfg.id &&
+        if (m.id == a->cfg.id && a->publish_sent_ns != 0 && /* published since this start */
             strs_equal(m.client_urls, m.client_url_count, a->self_client_urls,
                        a->self_client_url_count) &&
             strcmp(m.name, a->cfg.name) == 0)
@@ -424,8 +449,26 @@ void api__members_entry_apply(struct api *a, const void *entry, size_t len, stru
         e->machines_written = false;
         transport_set(a, e);
     }
+    if (e && result == 1) {
+        name = et_strdup(e->m.name);
+        api__machines_value(&value, &e->m);
+    }
     pthread_mutex_unlock(&a->mlock);
     api__member_free(&m);
+    /* etcd 3.4 sets /0/members/<id>/attributes when a member publishes, updates its
+     * raftAttributes for new peer URLs and sets /0/version once the cluster's version is known.
+     * Its bootstrap added the first members through the log (one create each); here they came
+     * from the configuration, so the first version entry makes up for those steps. */
+    for (uint64_t i = 0; result == 1 && i < bootstrap && i < RAFT_MEMBERS_MAX; i++)
+        api__apply_cluster(a, STORE_OP_CREATE, NULL, NULL);
+    if (result == 1)
+        api__apply_cluster(a,
+                           op == API_MEMBER_ATTR     ? STORE_OP_SET
+                           : op == API_MEMBER_UPDATE ? STORE_OP_UPDATE
+                                                     : STORE_OP_SET,
+                           name, name ? &value : NULL);
+    et_free(name);
+    et_buf_free(&value);
     if (p)
         p->done(p, result); /* the api's own proposal: > 0 applied, < 0 refused */
 }
@@ -521,6 +564,51 @@ void api__members_tick(struct api *a)
         publish_done(&pub->proposal, -EAGAIN);
 }
 
+struct api_version_prop {
+    struct raft_proposal proposal;
+    struct et_buf entry;
+};
+
+static void version_done(struct raft_proposal *p, int err)
+{
+    struct api_version_prop *v = (struct api_version_prop *)p;
+    (void)err; /* applied or not: the next tick looks again */
+    et_buf_free(&v->entry);
+    et_free(v);
+}
+
+/*
+ * etcd's leader writes the cluster version once every member reports one (it asks each over the
+ * peer port); here, once every member has published its attributes. One index step, once, plus
+ * one per bootstrap member (see api__members_entry_apply); the entry carries that count, so
+ * every member applies the same steps.
+ */
+void api__members_version_tick(struct api *a)
+{
+    int64_t now = et_mono_ns();
+    if (__atomic_load_n(&a->version_set, __ATOMIC_ACQUIRE) ||
+        (a->version_sent_ns && now - a->version_sent_ns < PUBLISH_RETRY_NS))
+        return;
+    pthread_mutex_lock(&a->mlock);
+    bool all = a->mem_count > 0 && a->pending_count == 0;
+    for (size_t i = 0; i < a->mem_count; i++)
+        all &= a->mem[i].published;
+    pthread_mutex_unlock(&a->mlock);
+    if (!all)
+        return;
+    struct api_version_prop *v = et_calloc(1, sizeof(*v));
+    struct api_member m = { .id = a->cfg.id, .name = (char *)"" };
+    et_buf_append_char(&v->entry, (char)API_MEMBER_TAG);
+    et_buf_append_char(&v->entry, API_MEMBER_VERSION);
+    api__member_encode(&v->entry, &m);
+    put_u32(&v->entry, (uint32_t)a->bootstrap_count);
+    v->proposal =
+        (struct raft_proposal){ .data = v->entry.data, .len = v->entry.len, .done = version_done };
+    a->version_sent_ns = now;
+    if (raft_node_propose(a->node, &v->proposal) != 0)
+        version_done(&v->proposal, -EAGAIN);
+}
+
 /* ---- the snapshot trailer ---------------------------------------------------------------- */
 
 void api__members_save(struct api *a, struct et_buf *out)
@@ -538,6 +626,7 @@ void api__members_save(struct api *a, struct et_buf *out)
     put_u32(out, (uint32_t)a->stale_count);
     for (size_t i = 0; i < a->stale_count; i++)
         put_str(out, a->stale[i]);
+    put_u32(out, __atomic_load_n(&a->version_set, __ATOMIC_RELAXED) ? 1u : 0u); /* flags */
     pthread_mutex_unlock(&a->mlock);
     put_u32(out, (uint32_t)(out->len - start));
     et_buf_append(out, TRAILER_MAGIC, TRAILER_MAGIC_LEN);
@@ -581,9 +670,12 @@ size_t api__members_load(struct api *a, const void *p, size_t len)
         stale_push(a, s);
         et_free(s);
     }
+    uint64_t flags = r.p < r.end ? rd_int(&r, 4) : 0; /* absent in trailers before the version */
+    __atomic_store_n(&a->version_set, (flags & 1) != 0, __ATOMIC_RELEASE);
     bool published = false;
     struct api_mem *self = api__mem_find(a, a->cfg.id);
-    if (self && self->published && strcmp(self->m.name, a->cfg.name) == 0 &&
+    if (self && self->published && a->publish_sent_ns != 0 &&
+        strcmp(self->m.name, a->cfg.name) == 0 &&
         strs_equal(self->m.client_urls, self->m.client_url_count, a->self_client_urls,
                    a->self_client_url_count))
         published = true;

@@ -886,6 +886,25 @@ void store_apply(struct store *s, const struct store_cmd *c, struct store_result
     count(s, c->op, r->err == 0);
 }
 
+void store_count_cluster(struct store *s, uint8_t op)
+{
+    count(s, op, true);
+}
+
+void store_apply_cluster(struct store *s, uint8_t op)
+{
+    /* a refresh event: kept in the history (and in snapshots) but never matched or delivered */
+    static const char key[] = "/0";
+    static const char json[] = "{}\n";
+    struct store_event *ev = store__event_raw(STORE_ACTION_SET, s->index + 1, key, sizeof(key) - 1,
+                                              json, sizeof(json) - 1);
+    ev->refresh = true;
+    s->index = ev->index;
+    hist_add(s, ev);
+    store_event_unref(ev);
+    count(s, op, true);
+}
+
 /* ---- reads -------------------------------------------------------------------------------- */
 
 static bool name_hidden(const struct store_node *n)

@@ -152,6 +152,18 @@ void store_result_free(struct store_result *r);
  */
 void store_apply(struct store *s, const struct store_cmd *cmd, struct store_result *res);
 
+/*
+ * Records a change of the cluster's own records, which etcd 3.4 keeps in the same store under
+ * /0, outside the key space (a member added, updated, published or removed; the cluster version):
+ * advances the index by one with an event in the history that no watcher receives, so the indexes
+ * clients see move as etcd's do. Counted in the statistics as a successful @op (STORE_OP_SET,
+ * _CREATE, _UPDATE or _DELETE), as etcd counts those writes. Thread: the writer.
+ */
+void store_apply_cluster(struct store *s, uint8_t op);
+
+/* Counts a successful @op in the statistics without applying anything. Thread: the writer. */
+void store_count_cluster(struct store *s, uint8_t op);
+
 /* Makes everything applied so far visible to readers. Thread: the writer; once per batch. */
 void store_publish(struct store *s);
 

@@ -364,3 +364,55 @@ def test_grow_from_one_member_to_three(make_server, joiners, server_bin, server_
     ok, _ = wait_until(lambda: put(members[1], "/v2/keys/grown", {"value": "4"},
                                    timeout=10).status == 200, 20, 0.2)
     assert ok
+
+
+def _store_writes(server):
+    s = get(server, "/v2/stats/store").json()
+    return {k: s[k] for k in ("setsSuccess", "createSuccess", "updateSuccess", "deleteSuccess")}
+
+
+def test_membership_changes_move_the_index_as_etcd(make_cluster, make_server):
+    """etcd 3.4 keeps its member records in the v2 store (under /0, outside the key space), so
+    each membership change moves X-Etcd-Index and the store statistics: an add is one create, a
+    removal a delete and a create, a peer URL update one update, every start of a member one set
+    (it publishes its attributes), and the cluster version one set, once."""
+    one = make_server(name="solo")
+    assert get(one, "/v2/keys/").headers["x-etcd-index"] == "3"  # add, publish, version
+    assert _store_writes(one) == {"setsSuccess": 2, "createSuccess": 1, "updateSuccess": 0,
+                                  "deleteSuccess": 0}
+    assert put(one, "/v2/keys/first", {"value": "1"}).json()["node"]["createdIndex"] == 4
+    one.restart()
+    ok, _ = wait_until(lambda: one.index() == 5, 10, 0.05)  # the restart published again
+    assert ok, one.index()
+
+    cluster = make_cluster(3)
+    lead = leader_of(cluster)
+    a, b = [m for m in cluster if m is not lead]
+    # 3 adds, 3 publishes, the version; etcd sets the version once every member answers
+    ok, _ = wait_until(lambda: lead.index() == 7, 15, 0.1)
+    assert ok, lead.index()
+    before = _store_writes(lead)
+    me = [m for m in members_of(lead) if m["name"] == a.name][0]
+    r = request(lead, "PUT", "/v2/members/" + me["id"],
+                body='{"peerURLs":["%s"]}' % a.peer_url,
+                headers={"Content-Type": "application/json"})
+    assert r.status == 204, r
+    assert lead.index() == 8  # applied before the answer, as etcd's
+    gone = [m for m in members_of(lead) if m["name"] == b.name][0]
+    b.kill()
+    assert delete(lead, "/v2/members/" + gone["id"], timeout=15).status == 204
+    assert lead.index() == 10
+    # etcd refuses an add (500, before proposing it) until its peers have been connected for a
+    # while (strict reconfiguration check)
+    peer = "http://127.0.0.1:%d" % itestlib.free_port()
+    ok, _ = wait_until(lambda: request(lead, "POST", "/v2/members", body='{"peerURLs":["%s"]}'
+                                       % peer, headers={"Content-Type": "application/json"},
+                                       timeout=15).status == 201, 15, 0.5)
+    assert ok
+    assert lead.index() == 11
+    after = _store_writes(lead)
+    assert {k: after[k] - before[k] for k in after} == {
+        "setsSuccess": 0, "createSuccess": 2, "updateSuccess": 1, "deleteSuccess": 1}
+    # every member applies the same steps
+    ok, _ = wait_until(lambda: a.index() == 11, 5, 0.05)
+    assert ok, a.index()
