@@ -1332,6 +1332,12 @@ static int node_restore(struct raft_node *n)
     rs.entries = rp.ents;
     rs.entry_count = rp.count;
     rs.applied = n->applied;
+    if (rp.base == 0 && rp.count == 0 && rp.hs.term == 0) {
+        /* A fresh member starts in term 1, as etcd's (whose bootstrap entries are in term 1), so
+         * the first election makes term 2 and X-Raft-Term reads as etcd's. Every member starts
+         * there without a vote and nobody campaigns in term 1, so it needs no write. */
+        rs.hard_state.term = rp.hs.term = 1;
+    }
     n->durable_term = rp.hs.term;
     n->durable_vote = rp.hs.vote;
 

@@ -377,13 +377,16 @@ def test_membership_changes_move_the_index_as_etcd(make_cluster, make_server):
     removal a delete and a create, a peer URL update one update, every start of a member one set
     (it publishes its attributes), and the cluster version one set, once."""
     one = make_server(name="solo")
-    assert get(one, "/v2/keys/").headers["x-etcd-index"] == "3"  # add, publish, version
+    r = get(one, "/v2/keys/")
+    assert r.headers["x-etcd-index"] == "3"  # add, publish, version
+    assert r.headers["x-raft-term"] == "2"  # bootstrapped in term 1, elected in term 2
     assert _store_writes(one) == {"setsSuccess": 2, "createSuccess": 1, "updateSuccess": 0,
                                   "deleteSuccess": 0}
     assert put(one, "/v2/keys/first", {"value": "1"}).json()["node"]["createdIndex"] == 4
     one.restart()
     ok, _ = wait_until(lambda: one.index() == 5, 10, 0.05)  # the restart published again
     assert ok, one.index()
+    assert get(one, "/v2/keys/").headers["x-raft-term"] == "3"
 
     cluster = make_cluster(3)
     lead = leader_of(cluster)
