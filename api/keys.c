@@ -613,6 +613,11 @@ static void keys_watch(struct api *a, struct api_reactor *r, h2o_req_t *req,
         wt->chunked = true;
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_TRANSFER_ENCODING, NULL,
                        H2O_STRLIT("chunked"));
+    } else if (req->version < 0x101) {
+        /* HTTP/1.0 has no chunks: the body ends when the connection closes, as etcd's does, even
+         * if the client asked to keep it alive (h2o would keep it open and the client would wait
+         * for more body forever) */
+        req->http1_is_persistent = 0;
     }
     wt->gen.proceed = on_proceed;
     wt->gen.stop = on_stop;
@@ -646,12 +651,10 @@ static void keys_watch(struct api *a, struct api_reactor *r, h2o_req_t *req,
     wt->hup = a->cfg.host.hup_watch ? a->cfg.host.hup_watch(req, on_hangup, wt) : NULL;
     if (hist) {
         stream_send(wt, hist); /* takes our reference */
-    } else if (wt->chunked || req->version >= 0x200) {
+    } else {
         wt->sending = true; /* flush the headers now, as etcd does */
         h2o_send(req, NULL, 0, H2O_SEND_STATE_IN_PROGRESS);
     }
-    /* HTTP/1.0: h2o sends the headers with the first event (an empty send would never be
-     * acknowledged by proceed() there). HTTP/2 flushes them as a HEADERS frame and proceeds. */
 }
 
 void api__watch_shutdown(struct api *a, struct api_reactor *r)

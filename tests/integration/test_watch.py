@@ -324,6 +324,33 @@ def test_http10_parked_poll(server, uniq):
     assert _wait_watchers(server, base) == base
 
 
+def test_http10_poll_flushes_headers_and_closes(server, uniq):
+    """An HTTP/1.0 long poll gets its headers at once, as an HTTP/1.1 one does; its body ends
+    with the connection (no length, no chunks), also when the client asked for keep-alive."""
+    key = K(uniq, "h10ka")
+    s = socket.create_connection(("127.0.0.1", server.client_port), timeout=5)
+    try:
+        s.sendall(("GET %s?wait=true HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" % key).encode())
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = s.recv(65536)  # before any event: the headers alone
+            assert chunk, "closed before the headers"
+            buf += chunk
+        head, body = buf.split(b"\r\n\r\n", 1)
+        assert b" 200 " in head.split(b"\r\n")[0] and body == b""
+        assert b"content-length" not in head.lower()
+        put(server, key, {"value": "ka"})
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break  # closed by the server: the end of the body
+            body += chunk
+        ev = json.loads(body)
+        assert ev["action"] == "set" and ev["node"]["value"] == "ka"
+    finally:
+        s.close()
+
+
 def test_client_hangup_releases_parked_polls(server, uniq):
     """A client that leaves while its long poll is parked is noticed: the watcher goes away
     (also on a connection whose earlier poll already completed)."""
