@@ -686,6 +686,22 @@ Test(store, history_empty_and_future_index)
     et_buf_free(&cause);
 }
 
+Test(store, cluster_steps_move_the_index_unseen)
+{
+    cr_assert_eq(t_set("/a", "1"), 0);
+    store_apply_cluster(t_store, STORE_OP_CREATE); /* a member added: index 2 */
+    store_publish(t_store);
+    cr_assert_eq(store_index(t_store), 2);
+    cr_assert_str_eq(t_hist("/", true, 2), "none"); /* no watcher receives it */
+    cr_assert_eq(t_set("/b", "2"), 0);
+    cr_assert(strstr(t_ev(0), "\"modifiedIndex\":3,") != NULL);
+    cr_assert(strstr(t_hist("/", true, 2), "\"key\":\"/b\"") != NULL); /* the scan passes it */
+    struct store_stats st;
+    store_stats_get(t_store, &st);
+    cr_assert_eq(st.sets_success, 2);
+    cr_assert_eq(st.create_success, 1); /* counted as etcd counts its write under /0 */
+}
+
 Test(store_small_history, cleared_history_fails_401, .init = NULL,
      .fini = t_teardown) /* S-42, H-23 */
 {
