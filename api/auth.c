@@ -859,417 +859,64 @@ int auth_state_decode(struct auth_state *st, const void *p, size_t len, size_t *
 
 /* ---- request JSON (Go's encoding/json into etcd's structs) ---------------------------------- */
 
-#define JSON_DEPTH_MAX 64    /* levels kept in the tree: etcd's fields lie within 3 */
-#define JSON_NEST_MAX  10000 /* Go's maxNestingDepth: open arrays and objects at most */
-
-enum jtype {
-    J_NULL,
-    J_BOOL,
-    J_NUM,
-    J_STR,
-    J_ARR,
-    J_OBJ
-};
-
-struct jv {
-    enum jtype t;
-    char *s;          /* J_STR: decoded text */
-    struct jv *items; /* J_ARR elements, J_OBJ member values */
-    char **keys;      /* J_OBJ member names */
-    size_t n;
-};
-
-struct jp {
-    const char *p, *end;
-};
-
-static void jv_free(struct jv *v)
-{
-    et_free(v->s);
-    for (size_t i = 0; i < v->n; i++) {
-        jv_free(&v->items[i]);
-        if (v->keys)
-            et_free(v->keys[i]);
-    }
-    et_free(v->items);
-    et_free(v->keys);
-    memset(v, 0, sizeof(*v));
-}
-
-static void jp_ws(struct jp *j)
-{
-    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
-        j->p++;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static long hex4(const char *p)
-{
-    long v = 0;
-    for (int i = 0; i < 4; i++) {
-        int h = hexval(p[i]);
-        if (h < 0)
-            return -1;
-        v = v << 4 | h;
-    }
-    return v;
-}
-
-static void utf8_put(struct et_buf *b, unsigned long cp)
-{
-    char u[4];
-    if (cp < 0x80) {
-        et_buf_append_char(b, (char)cp);
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xc0 | cp >> 6);
-        u[1] = (char)(0x80 | (cp & 0x3f));
-        et_buf_append(b, u, 2);
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xe0 | cp >> 12);
-        u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        u[2] = (char)(0x80 | (cp & 0x3f));
-        et_buf_append(b, u, 3);
-    } else {
-        u[0] = (char)(0xf0 | cp >> 18);
-        u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        u[3] = (char)(0x80 | (cp & 0x3f));
-        et_buf_append(b, u, 4);
-    }
-}
-
-/* A string token; the text is decoded into a new string (NUL inside is refused; invalid UTF-8
- * becomes U+FFFD, as in Go). */
-static char *jp_string(struct jp *j)
-{
-    struct et_buf b = ET_BUF_INIT;
-    j->p++; /* the quote */
-    while (j->p < j->end && *j->p != '"') {
-        unsigned char c = (unsigned char)*j->p;
-        if (c < 0x20)
-            goto bad;
-        if (c >= 0x80) {
-            j->p += et_json_unquote_utf8(&b, j->p, (size_t)(j->end - j->p));
-            continue;
-        }
-        if (c != '\\') {
-            et_buf_append_char(&b, (char)c);
-            j->p++;
-            continue;
-        }
-        if (j->end - j->p < 2)
-            goto bad;
-        char e = j->p[1];
-        j->p += 2;
-        const char *simple = strchr("\"\\/bfnrt", e);
-        if (e != 'u' && (e == '\0' || simple == NULL))
-            goto bad;
-        if (e != 'u') {
-            static const char repl[] = "\"\\/\b\f\n\r\t";
-            et_buf_append_char(&b, repl[simple - "\"\\/bfnrt"]);
-            continue;
-        }
-        if (j->end - j->p < 4)
-            goto bad;
-        long cp = hex4(j->p);
-        if (cp < 0)
-            goto bad;
-        j->p += 4;
-        if (cp >= 0xd800 && cp < 0xdc00 && j->end - j->p >= 6 && j->p[0] == '\\' &&
-            j->p[1] == 'u') {
-            long lo = hex4(j->p + 2);
-            if (lo >= 0xdc00 && lo < 0xe000) {
-                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-                j->p += 6;
-            } else {
-                cp = 0xfffd;
-            }
-        } else if (cp >= 0xd800 && cp < 0xe000) {
-            cp = 0xfffd; /* a lone surrogate, as Go */
-        }
-        if (cp == 0)
-            goto bad;
-        utf8_put(&b, (unsigned long)cp);
-    }
-    if (j->p >= j->end)
-        goto bad;
-    j->p++;
-    if (b.data == NULL)
-        return et_strdup("");
-    return b.data;
-bad:
-    et_buf_free(&b);
-    return NULL;
-}
-
-static bool jp_number(struct jp *j)
-{
-    const char *s = j->p;
-    if (j->p < j->end && *j->p == '-')
-        j->p++;
-    if (j->p >= j->end || *j->p < '0' || *j->p > '9')
-        return false;
-    if (*j->p == '0')
-        j->p++;
-    else
-        while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
-            j->p++;
-    if (j->p < j->end && *j->p == '.') {
-        j->p++;
-        if (j->p >= j->end || *j->p < '0' || *j->p > '9')
-            return false;
-        while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
-            j->p++;
-    }
-    if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
-        j->p++;
-        if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
-            j->p++;
-        if (j->p >= j->end || *j->p < '0' || *j->p > '9')
-            return false;
-        while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
-            j->p++;
-    }
-    return j->p > s;
-}
-
-static bool jp_lit(struct jp *j, const char *w)
-{
-    size_t n = strlen(w);
-    if ((size_t)(j->end - j->p) < n || memcmp(j->p, w, n) != 0)
-        return false;
-    j->p += n;
-    return true;
-}
-
-static bool jp_value(struct jp *j, struct jv *v, int depth);
-
-static bool jp_container(struct jp *j, struct jv *v, int depth, bool obj)
-{
-    char close = obj ? '}' : ']';
-    v->t = obj ? J_OBJ : J_ARR;
-    j->p++;
-    jp_ws(j);
-    if (j->p < j->end && *j->p == close) {
-        j->p++;
-        return true;
-    }
-    for (;;) {
-        char *key = NULL;
-        jp_ws(j);
-        if (obj) {
-            if (j->p >= j->end || *j->p != '"' || (key = jp_string(j)) == NULL)
-                return false;
-            jp_ws(j);
-            if (j->p >= j->end || *j->p != ':') {
-                et_free(key);
-                return false;
-            }
-            j->p++;
-        }
-        v->items = et_realloc(v->items, (v->n + 1) * sizeof(*v->items));
-        memset(&v->items[v->n], 0, sizeof(*v->items));
-        if (obj) {
-            v->keys = et_realloc(v->keys, (v->n + 1) * sizeof(*v->keys));
-            v->keys[v->n] = key;
-        }
-        v->n++;
-        if (!jp_value(j, &v->items[v->n - 1], depth + 1))
-            return false;
-        jp_ws(j);
-        if (j->p < j->end && *j->p == ',') {
-            j->p++;
-            continue;
-        }
-        if (j->p < j->end && *j->p == close) {
-            j->p++;
-            return true;
-        }
-        return false;
-    }
-}
-
-/* An object member's name and its ':', dropped (inside a value jp_skip_deep() checks). */
-static bool jp_skip_key(struct jp *j)
-{
-    jp_ws(j);
-    if (j->p >= j->end || *j->p != '"')
-        return false;
-    char *key = jp_string(j);
-    if (key == NULL)
-        return false;
-    et_free(key);
-    jp_ws(j);
-    if (j->p >= j->end || *j->p != ':')
-        return false;
-    j->p++;
-    return true;
-}
-
 /*
- * An array or object nested deeper than JSON_DEPTH_MAX, inside @depth open containers: no
- * field of etcd's lies there, so it is only checked, without recursion, against Go's bound
- * (JSON_NEST_MAX open containers, as etcd 3.4 accepts), and kept as an empty one of its kind.
+ * etcd reads these bodies with json.Decoder.Decode: the first JSON value, the bytes after it not
+ * read. A \u0000 escape anywhere in that value (names and ignored members too) makes the body
+ * invalid here, where Go would take it: the decoded names are C strings. Syntax errors, that
+ * refusal and type errors all get the same answer ("Invalid JSON in request body.").
  */
-static bool jp_skip_deep(struct jp *j, struct jv *v, int depth)
+static struct et_jv *body_parse(const char *body, size_t len)
 {
-    uint8_t is_obj[(JSON_NEST_MAX + 7) / 8];
-    int n = 0; /* containers opened here and still open */
-    v->t = *j->p == '{' ? J_OBJ : J_ARR;
-    for (;;) {
-        jp_ws(j);
-        if (j->p >= j->end)
-            return false;
-        char c = *j->p;
-        if (c == '{' || c == '[') {
-            if (depth + n >= JSON_NEST_MAX)
-                return false;
-            j->p++;
-            jp_ws(j);
-            if (j->p < j->end && *j->p == (c == '{' ? '}' : ']')) {
-                j->p++;
-            } else {
-                if (c == '{')
-                    is_obj[n / 8] |= (uint8_t)(1u << (n % 8));
-                else
-                    is_obj[n / 8] &= (uint8_t) ~(1u << (n % 8));
-                n++;
-                if (c == '{' && !jp_skip_key(j))
-                    return false;
-                continue;
-            }
-        } else {
-            struct jv scalar = { 0 };
-            bool ok = jp_value(j, &scalar, 0); /* not a container: no recursion */
-            jv_free(&scalar);
-            if (!ok)
-                return false;
-        }
-        for (;;) {
-            if (n == 0)
-                return true;
-            bool obj = is_obj[(n - 1) / 8] >> ((n - 1) % 8) & 1;
-            jp_ws(j);
-            if (j->p < j->end && *j->p == ',') {
-                j->p++;
-                if (obj && !jp_skip_key(j))
-                    return false;
-                break;
-            }
-            if (j->p < j->end && *j->p == (obj ? '}' : ']')) {
-                j->p++;
-                n--;
-                continue;
-            }
-            return false;
-        }
-    }
-}
-
-static bool jp_value(struct jp *j, struct jv *v, int depth)
-{
-    jp_ws(j);
-    if (j->p >= j->end)
-        return false;
-    if (depth > JSON_DEPTH_MAX && (*j->p == '{' || *j->p == '['))
-        return jp_skip_deep(j, v, depth);
-    switch (*j->p) {
-    case '{':
-        return jp_container(j, v, depth, true);
-    case '[':
-        return jp_container(j, v, depth, false);
-    case '"':
-        v->t = J_STR;
-        return (v->s = jp_string(j)) != NULL;
-    case 't':
-        v->t = J_BOOL;
-        return jp_lit(j, "true");
-    case 'f':
-        v->t = J_BOOL;
-        return jp_lit(j, "false");
-    case 'n':
-        v->t = J_NULL;
-        return jp_lit(j, "null");
-    default:
-        v->t = J_NUM;
-        return jp_number(j);
-    }
-}
-
-/* The first JSON value of @body (json.Decoder.Decode: what follows it is not read). */
-static int jv_parse(const char *body, size_t len, struct jv *v)
-{
-    struct jp j = { body, body + len };
-    memset(v, 0, sizeof(*v));
-    if (!jp_value(&j, v, 0)) {
-        jv_free(v);
-        return -EINVAL;
-    }
-    return 0;
+    return et_jv_parse_go(body, len, ET_JV_FIRST_VALUE | ET_JV_REFUSE_NUL, NULL);
 }
 
 /* Decoding into Go fields: null leaves the field alone; a wrong type is an error. */
-static bool dec_string(const struct jv *v, char **out)
+static bool dec_string(const struct et_jv *v, char **out)
 {
-    if (v->t == J_NULL)
+    if (v->type == ET_JV_NULL)
         return true;
-    if (v->t != J_STR)
+    if (v->type != ET_JV_STRING)
         return false;
     et_free(*out);
-    *out = et_strdup(v->s);
+    *out = et_strdup(v->str);
     return true;
 }
 
-static bool dec_list(const struct jv *v, struct auth_list *out)
+static bool dec_list(const struct et_jv *v, struct auth_list *out)
 {
-    if (v->t == J_NULL) {
+    if (v->type == ET_JV_NULL) {
         auth_list_free(out); /* null sets a slice to nil */
         return true;
     }
-    if (v->t != J_ARR)
+    if (v->type != ET_JV_ARRAY)
         return false;
     auth_list_free(out);
     out->nil = false;
-    for (size_t i = 0; i < v->n; i++) {
-        if (v->items[i].t == J_NULL) {
+    for (size_t i = 0; i < v->count; i++) {
+        if (v->items[i].type == ET_JV_NULL) {
             list_push(out, "");
             continue;
         }
-        if (v->items[i].t != J_STR)
+        if (v->items[i].type != ET_JV_STRING)
             return false;
-        list_push(out, v->items[i].s);
+        list_push(out, v->items[i].str);
     }
     out->nil = false;
     return true;
 }
 
 /* Struct fields of @v matched as Go matches them, in document order (the last one wins). */
-typedef bool (*field_fn)(const char *key, const struct jv *v, void *data);
+typedef bool (*field_fn)(const char *key, size_t key_len, const struct et_jv *v, void *data);
 
-static bool field_is(const char *key, const char *name)
+static bool dec_object(const struct et_jv *v, field_fn fn, void *data)
 {
-    return et_jv_name_eq(key, strlen(key), name);
-}
-
-static bool dec_object(const struct jv *v, field_fn fn, void *data)
-{
-    if (v->t == J_NULL)
+    if (v->type == ET_JV_NULL)
         return true;
-    if (v->t != J_OBJ)
+    if (v->type != ET_JV_OBJECT)
         return false;
     bool ok = true;
-    for (size_t i = 0; i < v->n; i++)
-        ok = fn(v->keys[i], &v->items[i], data) && ok;
+    for (size_t i = 0; i < v->count; i++)
+        ok = fn(v->keys[i], v->key_lens[i], &v->items[i], data) && ok;
     return ok;
 }
 
@@ -1277,54 +924,54 @@ struct rw_lists {
     struct auth_list *read, *write;
 };
 
-static bool rw_field(const char *key, const struct jv *v, void *data)
+static bool rw_field(const char *key, size_t key_len, const struct et_jv *v, void *data)
 {
     struct rw_lists *rw = data;
-    if (field_is(key, "read"))
+    if (et_jv_name_eq(key, key_len, "read"))
         return dec_list(v, rw->read);
-    if (field_is(key, "write"))
+    if (et_jv_name_eq(key, key_len, "write"))
         return dec_list(v, rw->write);
     return true;
 }
 
-static bool perms_field(const char *key, const struct jv *v, void *data)
+static bool perms_field(const char *key, size_t key_len, const struct et_jv *v, void *data)
 {
-    if (field_is(key, "kv"))
+    if (et_jv_name_eq(key, key_len, "kv"))
         return dec_object(v, rw_field, data);
     return true;
 }
 
-static bool user_field(const char *key, const struct jv *v, void *data)
+static bool user_field(const char *key, size_t key_len, const struct et_jv *v, void *data)
 {
     struct auth_user_req *u = data;
-    if (field_is(key, "user"))
+    if (et_jv_name_eq(key, key_len, "user"))
         return dec_string(v, &u->user);
-    if (field_is(key, "password"))
+    if (et_jv_name_eq(key, key_len, "password"))
         return dec_string(v, &u->password);
-    if (field_is(key, "roles"))
+    if (et_jv_name_eq(key, key_len, "roles"))
         return dec_list(v, &u->roles);
-    if (field_is(key, "grant"))
+    if (et_jv_name_eq(key, key_len, "grant"))
         return dec_list(v, &u->grant);
-    if (field_is(key, "revoke"))
+    if (et_jv_name_eq(key, key_len, "revoke"))
         return dec_list(v, &u->revoke);
     return true;
 }
 
-static bool role_field(const char *key, const struct jv *v, void *data)
+static bool role_field(const char *key, size_t key_len, const struct et_jv *v, void *data)
 {
     struct auth_role_req *r = data;
-    if (field_is(key, "role"))
+    if (et_jv_name_eq(key, key_len, "role"))
         return dec_string(v, &r->role);
-    if (field_is(key, "permissions")) {
+    if (et_jv_name_eq(key, key_len, "permissions")) {
         struct rw_lists rw = { &r->read, &r->write };
         return dec_object(v, perms_field, &rw);
     }
-    bool grant = field_is(key, "grant");
-    if (grant || field_is(key, "revoke")) {
+    bool grant = et_jv_name_eq(key, key_len, "grant");
+    if (grant || et_jv_name_eq(key, key_len, "revoke")) {
         bool *has = grant ? &r->has_grant : &r->has_revoke;
         struct rw_lists rw = { grant ? &r->grant_read : &r->revoke_read,
                                grant ? &r->grant_write : &r->revoke_write };
-        if (v->t == J_NULL) { /* a nil *Permissions */
+        if (v->type == ET_JV_NULL) { /* a nil *Permissions */
             *has = false;
             auth_list_free(rw.read);
             auth_list_free(rw.write);
@@ -1348,14 +995,14 @@ void auth_user_req_free(struct auth_user_req *r)
 
 int auth_user_req_parse(const char *body, size_t len, struct auth_user_req *out)
 {
-    struct jv v;
+    struct et_jv *v;
     *out = (struct auth_user_req){ .roles.nil = true, .grant.nil = true, .revoke.nil = true };
     out->user = et_strdup("");
     out->password = et_strdup("");
-    if (jv_parse(body, len, &v) != 0)
+    if ((v = body_parse(body, len)) == NULL)
         return -EINVAL;
-    bool ok = dec_object(&v, user_field, out);
-    jv_free(&v);
+    bool ok = dec_object(v, user_field, out);
+    et_jv_free(v);
     return ok ? 0 : -EINVAL;
 }
 
@@ -1373,7 +1020,7 @@ void auth_role_req_free(struct auth_role_req *r)
 
 int auth_role_req_parse(const char *body, size_t len, struct auth_role_req *out)
 {
-    struct jv v;
+    struct et_jv *v;
     *out = (struct auth_role_req){ .read.nil = true,
                                    .write.nil = true,
                                    .grant_read.nil = true,
@@ -1381,10 +1028,10 @@ int auth_role_req_parse(const char *body, size_t len, struct auth_role_req *out)
                                    .revoke_read.nil = true,
                                    .revoke_write.nil = true };
     out->role = et_strdup("");
-    if (jv_parse(body, len, &v) != 0)
+    if ((v = body_parse(body, len)) == NULL)
         return -EINVAL;
-    bool ok = dec_object(&v, role_field, out);
-    jv_free(&v);
+    bool ok = dec_object(v, role_field, out);
+    et_jv_free(v);
     return ok ? 0 : -EINVAL;
 }
 

@@ -324,286 +324,25 @@ static void machines_body(struct api *a, struct et_buf *b)
 
 /* ---- request bodies of POST / PUT: Go's encoding/json messages ----------------------------- */
 
-struct jp {
-    const char *p, *end;
-    char err[160];
-};
-
-/* Go's quoteChar(c): the byte taken as a rune (U+0000-U+00FF), as strconv.Quote writes it. */
-static void go_quote_char(char out[8], unsigned char c)
+/* Go's name of a JSON value's type in "json: cannot unmarshal <type> into ..." (not null:
+ * null decodes into anything). */
+static const char *go_type(const struct et_jv *v)
 {
-    static const char ctl[] = "\a\b\f\n\r\t\v", name[] = "abfnrtv";
-    const char *e = c != '\0' ? strchr(ctl, c) : NULL;
-    if (c == '\\' || c == '\'')
-        snprintf(out, 8, "\\%c", c);
-    else if (e != NULL)
-        snprintf(out, 8, "\\%c", name[e - ctl]);
-    else if (c < 0x20 || c == 0x7f)
-        snprintf(out, 8, "\\x%02x", c);
-    else if (c < 0x7f)
-        snprintf(out, 8, "%c", c);
-    else if (c < 0xa1 || c == 0xad) /* C1 controls, no-break space, soft hyphen: not printable */
-        snprintf(out, 8, "\\u%04x", c);
-    else
-        snprintf(out, 8, "%c%c", 0xc0 | c >> 6, 0x80 | (c & 0x3f));
-}
-
-static bool jp_fail(struct jp *j, const char *what)
-{
-    char q[8];
-    if (j->p >= j->end) {
-        snprintf(j->err, sizeof(j->err), "unexpected end of JSON input");
-    } else {
-        go_quote_char(q, (unsigned char)*j->p);
-        snprintf(j->err, sizeof(j->err), "invalid character '%s' %s", q, what);
-    }
-    return false;
-}
-
-static void jp_ws(struct jp *j)
-{
-    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
-        j->p++;
-}
-
-static long hex4(const char *p)
-{
-    long v = 0;
-    for (int i = 0; i < 4; i++) {
-        if (!isxdigit((unsigned char)p[i]))
-            return -1;
-        v = v << 4 | (isdigit((unsigned char)p[i]) ? p[i] - '0' : (p[i] | 0x20) - 'a' + 10);
-    }
-    return v;
-}
-
-static void put_utf8(struct et_buf *b, unsigned cp)
-{
-    if (cp < 0x80) {
-        et_buf_append_char(b, (char)cp);
-    } else if (cp < 0x800) {
-        et_buf_append_char(b, (char)(0xc0 | cp >> 6));
-        et_buf_append_char(b, (char)(0x80 | (cp & 0x3f)));
-    } else if (cp < 0x10000) {
-        et_buf_append_char(b, (char)(0xe0 | cp >> 12));
-        et_buf_append_char(b, (char)(0x80 | (cp >> 6 & 0x3f)));
-        et_buf_append_char(b, (char)(0x80 | (cp & 0x3f)));
-    } else {
-        et_buf_append_char(b, (char)(0xf0 | cp >> 18));
-        et_buf_append_char(b, (char)(0x80 | (cp >> 12 & 0x3f)));
-        et_buf_append_char(b, (char)(0x80 | (cp >> 6 & 0x3f)));
-        et_buf_append_char(b, (char)(0x80 | (cp & 0x3f)));
-    }
-}
-
-/* A JSON string at j->p; its bytes, decoded as Go does (surrogate pairs joined, a lone
- * surrogate and each byte of invalid UTF-8 U+FFFD), go to @out when not NULL. */
-static bool jp_string(struct jp *j, struct et_buf *out)
-{
-    j->p++;
-    while (j->p < j->end && *j->p != '"') {
-        char c = *j->p;
-        if ((unsigned char)c < 0x20)
-            return jp_fail(j, "in string literal");
-        if ((unsigned char)c >= 0x80) {
-            j->p += et_json_unquote_utf8(out, j->p, (size_t)(j->end - j->p));
-            continue;
-        }
-        if (c != '\\') {
-            if (out)
-                et_buf_append_char(out, c);
-            j->p++;
-            continue;
-        }
-        if (++j->p >= j->end)
-            return jp_fail(j, "");
-        c = *j->p++;
-        const char *map = c != '\0' ? strchr("\"\"\\\\//b\bf\fn\nr\rt\t", c) : NULL;
-        if (c == 'u') {
-            unsigned v = 0;
-            for (int i = 0; i < 4; i++, j->p++) {
-                if (j->p >= j->end || !isxdigit((unsigned char)*j->p))
-                    return jp_fail(j, "in \\u hexadecimal character escape");
-                v = v * 16 + (unsigned)(isdigit((unsigned char)*j->p)
-                                            ? *j->p - '0'
-                                            : (tolower((unsigned char)*j->p) - 'a' + 10));
-            }
-            if (v >= 0xd800 && v < 0xdc00 && j->end - j->p >= 6 && j->p[0] == '\\' &&
-                j->p[1] == 'u') {
-                long lo = hex4(j->p + 2); /* a bad one is reported as the next escape */
-                if (lo >= 0xdc00 && lo < 0xe000) {
-                    v = 0x10000 + ((v - 0xd800) << 10) + ((unsigned)lo - 0xdc00);
-                    j->p += 6;
-                }
-            }
-            if (v >= 0xd800 && v < 0xe000)
-                v = 0xfffd; /* a lone surrogate, as Go */
-            if (out)
-                put_utf8(out, v);
-        } else if (map && ((map - "\"\"\\\\//b\bf\fn\nr\rt\t") % 2) == 0) {
-            if (out)
-                et_buf_append_char(out, map[1]);
-        } else {
-            j->p--;
-            return jp_fail(j, "in string escape code");
-        }
-    }
-    if (j->p >= j->end)
-        return jp_fail(j, "");
-    j->p++;
-    return true;
-}
-
-/* Skips digits; false when there is none (Go's message then names @where). */
-static bool jp_digits(struct jp *j, const char *where)
-{
-    if (j->p >= j->end || !isdigit((unsigned char)*j->p))
-        return jp_fail(j, where);
-    while (j->p < j->end && isdigit((unsigned char)*j->p))
-        j->p++;
-    return true;
-}
-
-/* JSON's number grammar, with the messages of Go's scanner. */
-static bool jp_number(struct jp *j)
-{
-    if (*j->p == '-')
-        j->p++;
-    if (j->p < j->end && *j->p == '0')
-        j->p++; /* no leading zeros: a digit after it ends the value */
-    else if (!jp_digits(j, "in numeric literal"))
-        return false;
-    if (j->p < j->end && *j->p == '.') {
-        j->p++;
-        if (!jp_digits(j, "after decimal point in numeric literal"))
-            return false;
-    }
-    if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
-        j->p++;
-        if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
-            j->p++;
-        if (!jp_digits(j, "in exponent of numeric literal"))
-            return false;
-    }
-    return true;
-}
-
-#define JP_DEPTH_MAX 10000 /* Go's maxNestingDepth: open arrays and objects at most */
-
-/* An object member's name and its ':' (after a '{' or a ','). */
-static bool jp_key(struct jp *j)
-{
-    jp_ws(j);
-    if (j->p >= j->end || *j->p != '"')
-        return jp_fail(j, "looking for beginning of object key string");
-    if (!jp_string(j, NULL))
-        return false;
-    jp_ws(j);
-    if (j->p >= j->end || *j->p != ':')
-        return jp_fail(j, "after object key");
-    j->p++;
-    return true;
-}
-
-static bool jp_lit(struct jp *j, const char *lit)
-{
-    for (const char *l = lit; *l; l++, j->p++)
-        if (j->p >= j->end || *j->p != *l)
-            return jp_fail(j, "in literal");
-    return true;
-}
-
-static bool jp_scalar(struct jp *j)
-{
-    switch (*j->p) {
-    case '"':
-        return jp_string(j, NULL);
-    case 't':
-        return jp_lit(j, "true");
-    case 'f':
-        return jp_lit(j, "false");
-    case 'n':
-        return jp_lit(j, "null");
-    default:
-        if (*j->p != '-' && !isdigit((unsigned char)*j->p))
-            return jp_fail(j, "looking for beginning of value");
-        return jp_number(j);
-    }
-}
-
-/*
- * Checks one JSON value at j->p as Go's scanner does, with its messages, inside @depth open
- * containers. No recursion (a reactor thread's stack need not hold 10000 frames): the kind of
- * each container opened here is one bit of @is_obj. Like Go, an array or object opened inside
- * JP_DEPTH_MAX others is "invalid character '[' exceeded max depth".
- */
-static bool jp_value(struct jp *j, int depth)
-{
-    uint8_t is_obj[(JP_DEPTH_MAX + 7) / 8];
-    int n = 0; /* containers opened here and still open */
-    ET_ASSERT(depth >= 0 && depth <= JP_DEPTH_MAX);
-    for (;;) {
-        jp_ws(j);
-        if (j->p >= j->end)
-            return jp_fail(j, "");
-        char c = *j->p;
-        if (c == '{' || c == '[') {
-            if (depth + n >= JP_DEPTH_MAX)
-                return jp_fail(j, "exceeded max depth");
-            j->p++;
-            jp_ws(j);
-            if (j->p < j->end && *j->p == (c == '{' ? '}' : ']')) {
-                j->p++; /* empty: the value is complete */
-            } else {
-                if (c == '{')
-                    is_obj[n / 8] |= (uint8_t)(1u << (n % 8));
-                else
-                    is_obj[n / 8] &= (uint8_t) ~(1u << (n % 8));
-                n++;
-                if (c == '{' && !jp_key(j))
-                    return false;
-                continue;
-            }
-        } else if (!jp_scalar(j)) {
-            return false;
-        }
-        /* a value is complete: close the containers it ends, or go on to the next element */
-        for (;;) {
-            if (n == 0)
-                return true;
-            bool obj = is_obj[(n - 1) / 8] >> ((n - 1) % 8) & 1;
-            jp_ws(j);
-            if (j->p < j->end && *j->p == ',') {
-                j->p++;
-                if (obj && !jp_key(j))
-                    return false;
-                break;
-            }
-            if (j->p < j->end && *j->p == (obj ? '}' : ']')) {
-                j->p++;
-                n--;
-                continue;
-            }
-            return jp_fail(j, obj ? "after object key:value pair" : "after array element");
-        }
-    }
-}
-
-static const char *jp_type(char c)
-{
-    switch (c) {
-    case '{':
+    switch (v->type) {
+    case ET_JV_OBJECT:
         return "object";
-    case '[':
+    case ET_JV_ARRAY:
         return "array";
-    case '"':
+    case ET_JV_STRING:
         return "string";
-    case 't':
-    case 'f':
+    case ET_JV_BOOL:
         return "bool";
-    default:
+    case ET_JV_NUMBER:
         return "number";
+    case ET_JV_NULL:
+        break;
     }
+    ET_UNREACHABLE();
 }
 
 void api__url_req_free(struct api_url_req *u)
@@ -615,125 +354,78 @@ void api__url_req_free(struct api_url_req *u)
 }
 
 /*
- * Decodes {"peerURLs":[...]} as etcd does (field name matched case-insensitively, unknown
- * fields ignored, null as empty) and validates the URLs. Returns true, or false with the
- * message of etcd's 400 answer in @msg.
+ * Decodes {"peerURLs":[...]} as etcd does with json.Unmarshal (field name matched as Go matches
+ * it, unknown fields ignored, null as empty, of several the last) and validates the URLs.
+ * Returns true, or false with the message of etcd's 400 answer in @msg: Go's syntax error
+ * (core/jsonread.c), else the first type error in document order, else "no valid URLs given"
+ * or the first bad URL's error.
  */
 bool api__peer_urls_parse(const char *body, size_t len, struct api_url_req *out, struct et_buf *msg)
 {
-    struct jp j = { body, body + len, "" };
+    const struct et_jv *list = NULL; /* the last peerURLs array; NULL: none, or null last */
+    bool type_err = false;
     memset(out, 0, sizeof(*out));
-    if (!jp_value(&j, 0) || (jp_ws(&j), j.p < j.end && !jp_fail(&j, "after top-level value"))) {
-        et_buf_append_str(msg, j.err);
+    struct et_jv *doc = et_jv_parse_go(body, len, 0, msg);
+    if (doc == NULL)
         return false;
-    }
-    j.p = body;
-    jp_ws(&j);
-    if (*j.p == 'n')
-        goto no_urls;
-    if (*j.p != '{') {
+    if (doc->type != ET_JV_NULL && doc->type != ET_JV_OBJECT) {
         et_buf_printf(msg,
                       "json: cannot unmarshal %s into Go value of type struct { PeerURLs []string "
                       "\"json:\\\"peerURLs\\\"\" }",
-                      jp_type(*j.p));
-        return false;
+                      go_type(doc));
+        goto out_free_doc;
     }
-    /* The syntax is valid: walk the top object's members. */
-    j.p++;
-    const char *type_err = NULL;
-    struct et_buf key = ET_BUF_INIT;
-    struct et_buf *urls = NULL; /* decoded: may hold NUL bytes */
-    size_t n = 0;
-    for (;;) {
-        jp_ws(&j);
-        if (*j.p == '}')
-            break;
-        et_buf_reset(&key);
-        (void)jp_string(&j, &key);
-        jp_ws(&j);
-        j.p++; /* ':' */
-        jp_ws(&j);
-        bool ours = et_jv_name_eq(key.data ? key.data : "", key.len, "peerURLs");
-        if (!ours || *j.p == 'n') {
-            if (ours) {
-                for (size_t i = 0; i < n; i++)
-                    et_buf_free(&urls[i]);
-                n = 0;
-            }
-            (void)jp_value(&j, 1);
-        } else if (*j.p != '[') {
+    for (size_t i = 0; i < doc->count; i++) {
+        const struct et_jv *m = &doc->items[i];
+        if (!et_jv_name_eq(doc->keys[i], doc->key_lens[i], "peerURLs"))
+            continue;
+        if (m->type == ET_JV_NULL) {
+            list = NULL;
+        } else if (m->type != ET_JV_ARRAY) {
             if (!type_err)
-                type_err = jp_type(*j.p), et_buf_printf(msg,
-                                                        "json: cannot unmarshal %s into Go struct "
-                                                        "field .peerURLs of type []string",
-                                                        jp_type(*j.p));
-            (void)jp_value(&j, 1);
+                et_buf_printf(msg,
+                              "json: cannot unmarshal %s into Go struct field .peerURLs of type "
+                              "[]string",
+                              go_type(m));
+            type_err = true;
         } else {
-            for (size_t i = 0; i < n; i++)
-                et_buf_free(&urls[i]);
-            n = 0;
-            j.p++;
-            for (;;) {
-                jp_ws(&j);
-                if (*j.p == ']') {
-                    j.p++;
-                    break;
-                }
-                struct et_buf v = ET_BUF_INIT;
-                if (*j.p == '"') {
-                    (void)jp_string(&j, &v);
-                } else {
-                    if (*j.p != 'n' && !type_err)
-                        type_err = "x", et_buf_printf(msg,
-                                                      "json: cannot unmarshal %s into Go struct "
-                                                      "field .peerURLs of type string",
-                                                      jp_type(*j.p));
-                    (void)jp_value(&j, 1);
-                }
-                urls = et_realloc(urls, (n + 1) * sizeof(*urls));
-                urls[n++] = v;
-                jp_ws(&j);
-                if (*j.p == ',')
-                    j.p++;
+            list = m;
+            for (size_t k = 0; k < m->count && !type_err; k++) {
+                const struct et_jv *e = &m->items[k];
+                if (e->type == ET_JV_STRING || e->type == ET_JV_NULL)
+                    continue;
+                et_buf_printf(msg,
+                              "json: cannot unmarshal %s into Go struct field .peerURLs of type "
+                              "string",
+                              go_type(e));
+                type_err = true;
             }
         }
-        jp_ws(&j);
-        if (*j.p == ',')
-            j.p++;
     }
-    et_buf_free(&key);
-    if (type_err) {
-        for (size_t i = 0; i < n; i++)
-            et_buf_free(&urls[i]);
-        et_free(urls);
-        return false;
+    if (type_err)
+        goto out_free_doc;
+    if (list == NULL || list->count == 0) {
+        et_buf_append_str(msg, "no valid URLs given");
+        goto out_free_doc;
     }
-    if (n == 0) {
-        et_free(urls);
-        goto no_urls;
-    }
-    out->urls = et_calloc(n + 1, sizeof(char *));
-    for (size_t i = 0; i < n; i++) {
+    out->urls = et_calloc(list->count + 1, sizeof(char *));
+    for (size_t i = 0; i < list->count; i++) {
+        const struct et_jv *e = &list->items[i]; /* a string, or null decoded as "" */
         struct et_url u;
         char err[512];
-        if (et_url_parse_len(urls[i].data ? urls[i].data : "", urls[i].len, &u, err, sizeof(err)) !=
-            0) {
+        if (et_url_parse_len(e->str ? e->str : "", e->len, &u, err, sizeof(err)) != 0) {
             et_buf_append_str(msg, err);
-            for (size_t k = i; k < n; k++)
-                et_buf_free(&urls[k]);
-            et_free(urls);
             api__url_req_free(out);
-            return false;
+            goto out_free_doc;
         }
         out->urls[out->count++] = et_strdup(u.raw);
         et_url_free(&u);
-        et_buf_free(&urls[i]);
     }
-    et_free(urls);
     qsort(out->urls, out->count, sizeof(char *), cmp_str);
+    et_jv_free(doc);
     return true;
-no_urls:
-    et_buf_append_str(msg, "no valid URLs given");
+out_free_doc:
+    et_jv_free(doc);
     return false;
 }
 

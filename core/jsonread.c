@@ -1,16 +1,24 @@
 /*
- * core/jsonread.c - the JSON reader of core/jsonread.h.
+ * core/jsonread.c - the JSON reader of core/jsonread.h, the one JSON parser of the tree.
  *
  * An iterative parse over a byte range into a small tree (no recursion: a reactor thread's stack
- * need not hold one frame per level). Nesting is bounded as Go's scanner bounds it
- * (ET_JV_DEPTH_MAX, 10000 levels); strings are decoded (\uXXXX including surrogate pairs to
- * UTF-8; a lone surrogate and each byte of invalid UTF-8 become U+FFFD as in Go); numbers keep
- * their literal text so 64-bit indexes are never rounded through a double. Object lookups follow
- * Go's encoding/json decoding into a struct: every member whose name matches the field (exactly
- * or case-insensitively, with Go's two non-ASCII folds) is decoded in turn, so the last wins.
+ * need not hold one frame per level). It follows Go's encoding/json scanner: the same grammar,
+ * nesting bounded as Go bounds it (ET_JV_DEPTH_MAX, 10000 levels), and on invalid input the
+ * message json.Unmarshal gives, for the first error in document order ("invalid character 'x'
+ * looking for beginning of value", "unexpected end of JSON input", ... "after top-level value",
+ * "exceeded max depth"), which etcd's 400 answers to /v2/members carry. Strings are decoded as Go
+ * decodes them (\uXXXX including surrogate pairs to UTF-8; a lone surrogate and each byte of
+ * invalid UTF-8 become U+FFFD); numbers keep their literal text so 64-bit indexes are never
+ * rounded through a double. Object lookups follow Go's encoding/json decoding into a struct:
+ * every member whose name matches the field (exactly or case-insensitively, with Go's two
+ * non-ASCII folds) is decoded in turn, so the last wins.
+ *
+ * Threads: any; nothing is shared. The tree belongs to the caller (et_jv_free()).
  */
 #include "core/jsonread.h"
 
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,9 +29,46 @@
 #define ET_JV_DEPTH_MAX 10000 /* Go's maxNestingDepth (encoding/json/scanner.go) */
 
 struct reader {
-    const char *p;   /* next byte */
-    const char *end; /* one past the last byte */
+    const char *p;      /* next byte */
+    const char *end;    /* one past the last byte */
+    unsigned flags;     /* ET_JV_FIRST_VALUE, ET_JV_REFUSE_NUL */
+    struct et_buf *err; /* where the syntax error's message goes; NULL: not wanted */
 };
+
+/* Go's quoteChar(c): the byte taken as a rune (U+0000-U+00FF), as strconv.Quote writes it. */
+static void go_quote_char(char out[8], unsigned char c)
+{
+    static const char ctl[] = "\a\b\f\n\r\t\v", name[] = "abfnrtv";
+    const char *e = c != '\0' ? strchr(ctl, c) : NULL;
+    if (c == '\\' || c == '\'')
+        snprintf(out, 8, "\\%c", c);
+    else if (e != NULL)
+        snprintf(out, 8, "\\%c", name[e - ctl]);
+    else if (c < 0x20 || c == 0x7f)
+        snprintf(out, 8, "\\x%02x", c);
+    else if (c < 0x7f)
+        snprintf(out, 8, "%c", c);
+    else if (c < 0xa1 || c == 0xad) /* C1 controls, no-break space, soft hyphen: not printable */
+        snprintf(out, 8, "\\u%04x", c);
+    else
+        snprintf(out, 8, "%c%c", 0xc0 | c >> 6, 0x80 | (c & 0x3f));
+}
+
+/* The syntax error at r->p, in the words of Go's scanner: "unexpected end of JSON input" at the
+ * end, else "invalid character 'c' @what". Called once per failed parse; returns false. */
+static bool fail(struct reader *r, const char *what)
+{
+    char q[8];
+    if (r->err == NULL)
+        return false;
+    if (r->p >= r->end) {
+        et_buf_append_str(r->err, "unexpected end of JSON input");
+    } else {
+        go_quote_char(q, (unsigned char)*r->p);
+        et_buf_printf(r->err, "invalid character '%s' %s", q, what);
+    }
+    return false;
+}
 
 static void skip_ws(struct reader *r)
 {
@@ -31,29 +76,34 @@ static void skip_ws(struct reader *r)
         r->p++;
 }
 
+/* A literal, byte by byte: Go reports the first byte that differs. Its message says more
+ * ("in literal true (expecting 'r')"); this one, kept from the scanner api/cluster.c had, stops
+ * at "in literal". */
 static bool literal(struct reader *r, const char *word)
 {
-    size_t n = strlen(word);
-    if ((size_t)(r->end - r->p) < n || memcmp(r->p, word, n) != 0)
-        return false;
-    r->p += n;
+    for (const char *w = word; *w; w++, r->p++)
+        if (r->p >= r->end || *r->p != *w)
+            return fail(r, "in literal");
     return true;
 }
 
-static int hex4(const char *p)
+/* The value of hex digit @c, or -1. */
+static int hexval(char c)
+{
+    if (!isxdigit((unsigned char)c))
+        return -1;
+    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+/* The 4 hex digits at @p (which has at least 4 bytes) as a number, or -1. */
+static int peek_hex4(const char *p)
 {
     int v = 0;
     for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= c - '0';
-        else if (c >= 'a' && c <= 'f')
-            v |= c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F')
-            v |= c - 'A' + 10;
-        else
+        int h = hexval(p[i]);
+        if (h < 0)
             return -1;
+        v = v << 4 | h;
     }
     return v;
 }
@@ -84,59 +134,80 @@ static void put_utf8(struct et_buf *b, unsigned cp)
     et_buf_append(b, s, n);
 }
 
-/* Decodes one \uXXXX escape (and its low surrogate when it is a high one). */
+/* Decodes one \uXXXX escape, r->p after its 'u' (and its low surrogate when it is a high one:
+ * a bad next escape is left to be reported as itself). */
 static bool unicode_escape(struct reader *r, struct et_buf *b)
 {
-    if (r->end - r->p < 4)
-        return false;
-    int cp = hex4(r->p);
-    if (cp < 0)
-        return false;
-    r->p += 4;
+    unsigned cp = 0;
+    for (int i = 0; i < 4; i++, r->p++) {
+        int h = r->p < r->end ? hexval(*r->p) : -1;
+        if (h < 0)
+            return fail(r, "in \\u hexadecimal character escape");
+        cp = cp << 4 | (unsigned)h;
+    }
     if (cp >= 0xd800 && cp < 0xdc00 && r->end - r->p >= 6 && r->p[0] == '\\' && r->p[1] == 'u') {
-        int lo = hex4(r->p + 2);
+        int lo = peek_hex4(r->p + 2);
         if (lo >= 0xdc00 && lo < 0xe000) {
             r->p += 6;
-            put_utf8(b, 0x10000 + (((unsigned)cp - 0xd800) << 10) + ((unsigned)lo - 0xdc00));
+            put_utf8(b, 0x10000 + ((cp - 0xd800) << 10) + ((unsigned)lo - 0xdc00));
             return true;
         }
     }
     if (cp >= 0xd800 && cp < 0xe000)
-        cp = 0xfffd;
-    put_utf8(b, (unsigned)cp);
+        cp = 0xfffd; /* a lone surrogate, as Go */
+    if (cp == 0 && (r->flags & ET_JV_REFUSE_NUL)) {
+        if (r->err)
+            et_buf_append_str(r->err, "\\u0000 in a string refused");
+        return false;
+    }
+    put_utf8(b, cp);
     return true;
 }
 
-/* Parses a string starting at its opening quote; returns new NUL-terminated bytes. */
+/* Parses a string starting at its opening quote; returns new NUL-terminated bytes (each byte of
+ * invalid UTF-8 decoded to U+FFFD as Go does), or NULL on a syntax error. */
 static char *parse_string(struct reader *r, size_t *len)
 {
+    static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
     struct et_buf b = ET_BUF_INIT;
     r->p++; /* the opening quote */
     while (r->p < r->end && *r->p != '"') {
-        if ((unsigned char)*r->p >= 0x80) {
+        unsigned char c = (unsigned char)*r->p;
+        if (c >= 0x80) {
             r->p += et_json_unquote_utf8(&b, r->p, (size_t)(r->end - r->p));
             continue;
         }
-        unsigned char c = (unsigned char)*r->p++;
-        if (c < 0x20)
+        if (c < 0x20) {
+            fail(r, "in string literal");
             goto fail;
+        }
+        r->p++;
         if (c != '\\') {
             et_buf_append_char(&b, (char)c);
             continue;
         }
-        if (r->p >= r->end)
+        if (r->p >= r->end) {
+            fail(r, "");
             goto fail;
-        char e = *r->p++;
-        static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+        }
+        char e = *r->p;
         const char *hit = e ? strchr(from, e) : NULL;
         if (hit) {
             et_buf_append_char(&b, to[hit - from]);
-        } else if (e != 'u' || !unicode_escape(r, &b)) {
+            r->p++;
+        } else if (e != 'u') {
+            fail(r, "in string escape code");
             goto fail;
+        } else {
+            r->p++;
+            if (!unicode_escape(r, &b))
+                goto fail;
         }
     }
-    if (r->p >= r->end)
+    if (r->p >= r->end) {
+        fail(r, "");
         goto fail;
+    }
     r->p++; /* the closing quote */
     *et_buf_reserve(&b, 0) = '\0';
     *len = b.len;
@@ -146,34 +217,36 @@ fail:
     return NULL;
 }
 
-static size_t skip_digits(struct reader *r)
+/* Skips digits; false when there is none (Go's message then names @where). */
+static bool digits(struct reader *r, const char *where)
 {
-    const char *start = r->p;
+    if (r->p >= r->end || *r->p < '0' || *r->p > '9')
+        return fail(r, where);
     while (r->p < r->end && *r->p >= '0' && *r->p <= '9')
         r->p++;
-    return (size_t)(r->p - start);
+    return true;
 }
 
-/* JSON's number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+/* JSON's number grammar, -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, at a '-' or a digit. */
 static bool parse_number(struct reader *r, struct et_jv *v)
 {
     const char *start = r->p;
-    if (r->p < r->end && *r->p == '-')
+    if (*r->p == '-')
         r->p++;
     if (r->p < r->end && *r->p == '0')
-        r->p++; /* no leading zeros */
-    else if (skip_digits(r) == 0)
+        r->p++; /* no leading zeros: a digit after it ends the value */
+    else if (!digits(r, "in numeric literal"))
         return false;
     if (r->p < r->end && *r->p == '.') {
         r->p++;
-        if (skip_digits(r) == 0)
+        if (!digits(r, "after decimal point in numeric literal"))
             return false;
     }
     if (r->p < r->end && (*r->p == 'e' || *r->p == 'E')) {
         r->p++;
         if (r->p < r->end && (*r->p == '+' || *r->p == '-'))
             r->p++;
-        if (skip_digits(r) == 0)
+        if (!digits(r, "in exponent of numeric literal"))
             return false;
     }
     v->type = ET_JV_NUMBER;
@@ -182,7 +255,7 @@ static bool parse_number(struct reader *r, struct et_jv *v)
     return true;
 }
 
-/* A scalar (string, number, literal) into @v. */
+/* A scalar (string, number, literal) at r->p (not the end) into @v. */
 static bool parse_scalar(struct reader *r, struct et_jv *v)
 {
     switch (*r->p) {
@@ -201,6 +274,8 @@ static bool parse_scalar(struct reader *r, struct et_jv *v)
         v->type = ET_JV_NULL;
         return literal(r, "null");
     default:
+        if (*r->p != '-' && (*r->p < '0' || *r->p > '9'))
+            return fail(r, "looking for beginning of value");
         return parse_number(r, v);
     }
 }
@@ -226,14 +301,18 @@ static struct et_jv *next_slot(struct reader *r, struct et_jv *c)
     c->keys[n] = NULL;
     c->key_lens[n] = 0;
     skip_ws(r);
-    if (r->p >= r->end || *r->p != '"')
+    if (r->p >= r->end || *r->p != '"') {
+        fail(r, "looking for beginning of object key string");
         return NULL;
+    }
     c->keys[n] = parse_string(r, &c->key_lens[n]);
     if (c->keys[n] == NULL)
         return NULL;
     skip_ws(r);
-    if (r->p >= r->end || *r->p != ':')
+    if (r->p >= r->end || *r->p != ':') {
+        fail(r, "after object key");
         return NULL;
+    }
     r->p++;
     return &c->items[n];
 }
@@ -242,7 +321,7 @@ static struct et_jv *next_slot(struct reader *r, struct et_jv *c)
  * Parses one value into @root without recursion: @open holds the containers being filled,
  * innermost last. A container's element array only grows while that container is innermost,
  * so the pointers kept in @open stay valid. At most ET_JV_DEPTH_MAX containers nest, as Go's
- * scanner allows (a deeper one is "exceeded max depth").
+ * scanner allows (a deeper one is "invalid character '[' exceeded max depth").
  */
 static bool parse_tree(struct reader *r, struct et_jv *root)
 {
@@ -252,12 +331,16 @@ static bool parse_tree(struct reader *r, struct et_jv *root)
     bool ok = false;
     for (;;) {
         skip_ws(r);
-        if (r->p >= r->end)
+        if (r->p >= r->end) {
+            fail(r, "");
             goto out;
+        }
         char c = *r->p;
         if (c == '{' || c == '[') {
-            if (depth == ET_JV_DEPTH_MAX)
+            if (depth == ET_JV_DEPTH_MAX) {
+                fail(r, "exceeded max depth");
                 goto out;
+            }
             v->type = c == '{' ? ET_JV_OBJECT : ET_JV_ARRAY;
             r->p++;
             skip_ws(r);
@@ -283,6 +366,7 @@ static bool parse_tree(struct reader *r, struct et_jv *root)
                 goto out;
             }
             struct et_jv *top = open[depth - 1];
+            bool obj = top->type == ET_JV_OBJECT;
             skip_ws(r);
             if (r->p < r->end && *r->p == ',') {
                 r->p++;
@@ -290,11 +374,12 @@ static bool parse_tree(struct reader *r, struct et_jv *root)
                     goto out;
                 break;
             }
-            if (r->p < r->end && *r->p == (top->type == ET_JV_OBJECT ? '}' : ']')) {
+            if (r->p < r->end && *r->p == (obj ? '}' : ']')) {
                 r->p++;
                 depth--;
                 continue;
             }
+            fail(r, obj ? "after object key:value pair" : "after array element");
             goto out;
         }
     }
@@ -346,21 +431,31 @@ static void free_inner(struct et_jv *root)
     et_free(stack);
 }
 
-struct et_jv *et_jv_parse(const char *s, size_t len)
+struct et_jv *et_jv_parse_go(const char *s, size_t len, unsigned flags, struct et_buf *err)
 {
-    struct reader r = { s, s + len };
+    struct reader r = { s, s + len, flags, err };
     struct et_jv *v = et_calloc(1, sizeof(*v));
     ET_ASSERT(s != NULL || len == 0);
+    ET_ASSERT((flags & ~(ET_JV_FIRST_VALUE | ET_JV_REFUSE_NUL)) == 0);
     if (!parse_tree(&r, v))
         goto fail;
-    skip_ws(&r);
-    if (r.p != r.end)
-        goto fail;
+    if (!(flags & ET_JV_FIRST_VALUE)) {
+        skip_ws(&r);
+        if (r.p != r.end) {
+            fail(&r, "after top-level value");
+            goto fail;
+        }
+    }
     return v;
 fail:
     free_inner(v);
     et_free(v);
     return NULL;
+}
+
+struct et_jv *et_jv_parse(const char *s, size_t len)
+{
+    return et_jv_parse_go(s, len, 0, NULL);
 }
 
 void et_jv_free(struct et_jv *v)

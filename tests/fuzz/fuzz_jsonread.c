@@ -1,14 +1,17 @@
 /*
- * tests/fuzz/fuzz_jsonread.c - fuzzes et_jv_parse() (admin config bodies, discovery answers,
- * client responses).
+ * tests/fuzz/fuzz_jsonread.c - fuzzes et_jv_parse() and et_jv_parse_go() (admin config, member
+ * and auth bodies, discovery answers, client responses).
  *
  * The input is the document. Checks on an accepted one: the tree is well formed (strings
  * NUL-terminated at their length and valid UTF-8 as Go decodes them, member names present,
  * array and object storage consistent),
  * no value nests deeper than the parser's bound, every number literal follows JSON's grammar,
  * and the tree written back as JSON by the serializer below parses again to the same tree,
- * which serializes to the same bytes; a lookup returns only a member of that name. Leaks are left
- * to LSan.
+ * which serializes to the same bytes; a lookup returns only a member of that name. The modes of
+ * et_jv_parse_go(): without flags it accepts what et_jv_parse() accepts, to the same tree, and
+ * gives a message of Go's form exactly when it refuses; ET_JV_FIRST_VALUE accepts at least that,
+ * to the same tree; ET_JV_REFUSE_NUL refuses exactly the accepted trees holding a NUL byte. Leaks
+ * are left to LSan.
  */
 #include <stdbool.h>
 #include <string.h>
@@ -131,9 +134,50 @@ static void same_tree(const struct et_jv *a, const struct et_jv *b)
     }
 }
 
+/* Whether a string or a member name of @v holds a NUL byte. */
+static bool has_nul(const struct et_jv *v)
+{
+    if (v->type == ET_JV_STRING && memchr(v->str, '\0', v->len) != NULL)
+        return true;
+    for (size_t i = 0; i < v->count; i++) {
+        if (v->type == ET_JV_OBJECT && memchr(v->keys[i], '\0', v->key_lens[i]) != NULL)
+            return true;
+        if (has_nul(&v->items[i]))
+            return true;
+    }
+    return false;
+}
+
+static void check_modes(const char *s, size_t len, const struct et_jv *v)
+{
+    struct et_buf err = ET_BUF_INIT;
+    struct et_jv *g = et_jv_parse_go(s, len, 0, &err);
+    FUZZ_CHECK((g == NULL) == (v == NULL) && (g == NULL) == (err.len > 0));
+    if (err.len) {
+        *et_buf_reserve(&err, 0) = '\0';
+        FUZZ_CHECK(strcmp(err.data, "unexpected end of JSON input") == 0 ||
+                   strncmp(err.data, "invalid character '", 19) == 0);
+    }
+    if (g)
+        same_tree(v, g);
+    et_jv_free(g);
+    et_buf_free(&err);
+    struct et_jv *f = et_jv_parse_go(s, len, ET_JV_FIRST_VALUE, NULL);
+    FUZZ_CHECK(v == NULL || f != NULL);
+    if (v)
+        same_tree(v, f);
+    struct et_jv *n = et_jv_parse_go(s, len, ET_JV_FIRST_VALUE | ET_JV_REFUSE_NUL, NULL);
+    FUZZ_CHECK((n != NULL) == (f != NULL && !has_nul(f)));
+    if (n)
+        same_tree(f, n);
+    et_jv_free(n);
+    et_jv_free(f);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct et_jv *v = et_jv_parse((const char *)data, size);
+    check_modes((const char *)data, size, v);
     if (v == NULL)
         return 0;
     check_tree(v, 0);
