@@ -70,20 +70,34 @@ static bool fail(struct reader *r, const char *what)
     return false;
 }
 
+/* A literal or a number cut short by the end of the input: Go's scanner then reads one space
+ * more, so its message is "invalid character ' ' @what", not "unexpected end of JSON input". */
+static bool fail_in_token(struct reader *r, const char *what)
+{
+    if (r->err && r->p >= r->end) {
+        et_buf_printf(r->err, "invalid character ' ' %s", what);
+        return false;
+    }
+    return fail(r, what);
+}
+
 static void skip_ws(struct reader *r)
 {
     while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r'))
         r->p++;
 }
 
-/* A literal, byte by byte: Go reports the first byte that differs. Its message says more
- * ("in literal true (expecting 'r')"); this one, kept from the scanner api/cluster.c had, stops
- * at "in literal". */
+/* A literal, byte by byte: Go reports the first byte that differs, and the one it expected
+ * ("in literal true (expecting 'r')"). */
 static bool literal(struct reader *r, const char *word)
 {
-    for (const char *w = word; *w; w++, r->p++)
-        if (r->p >= r->end || *r->p != *w)
-            return fail(r, "in literal");
+    for (const char *w = word; *w; w++, r->p++) {
+        if (r->p >= r->end || *r->p != *w) {
+            char what[48];
+            snprintf(what, sizeof(what), "in literal %s (expecting '%c')", word, *w);
+            return fail_in_token(r, what);
+        }
+    }
     return true;
 }
 
@@ -142,7 +156,7 @@ static bool unicode_escape(struct reader *r, struct et_buf *b)
     for (int i = 0; i < 4; i++, r->p++) {
         int h = r->p < r->end ? hexval(*r->p) : -1;
         if (h < 0)
-            return fail(r, "in \\u hexadecimal character escape");
+            return fail_in_token(r, "in \\u hexadecimal character escape");
         cp = cp << 4 | (unsigned)h;
     }
     if (cp >= 0xd800 && cp < 0xdc00 && r->end - r->p >= 6 && r->p[0] == '\\' && r->p[1] == 'u') {
@@ -187,7 +201,7 @@ static char *parse_string(struct reader *r, size_t *len)
             continue;
         }
         if (r->p >= r->end) {
-            fail(r, "");
+            fail_in_token(r, "in string escape code");
             goto fail;
         }
         char e = *r->p;
@@ -221,7 +235,7 @@ fail:
 static bool digits(struct reader *r, const char *where)
 {
     if (r->p >= r->end || *r->p < '0' || *r->p > '9')
-        return fail(r, where);
+        return fail_in_token(r, where);
     while (r->p < r->end && *r->p >= '0' && *r->p <= '9')
         r->p++;
     return true;
