@@ -108,6 +108,7 @@ void api_raft_apply(void *data, raft_index index, raft_term term, const void *en
 
 void api__apply_cluster(struct api *a, uint8_t op, const char *name, const struct et_buf *value)
 {
+    bool done = false;
     if (name && name[0]) {
         struct et_buf key = ET_BUF_INIT;
         et_buf_append_str(&key, "/_etcd/machines/");
@@ -120,7 +121,7 @@ void api__apply_cluster(struct api *a, uint8_t op, const char *name, const struc
                                  .recursive = value == NULL };
         struct store_result res = { 0 };
         store_apply(a->store, &cmd, &res);
-        bool done = res.err == 0;
+        done = res.err == 0;
         if (done) {
             api__admin_applied(a, &cmd);
             for (size_t i = 0; i < res.event_count; i++)
@@ -130,10 +131,14 @@ void api__apply_cluster(struct api *a, uint8_t op, const char *name, const struc
         }
         store_result_free(&res);
         et_buf_free(&key);
-        if (done)
-            return;
     }
-    store_apply_cluster(a->store, op);
+    if (!done)
+        store_apply_cluster(a->store, op);
+    /* The change's answer leaves before this batch is published (its done callback runs now):
+     * publish first, so a client that reads right after the answer sees the new index, as with
+     * etcd, which answers after applying. Membership changes are rare; the extra version costs
+     * nothing that matters. */
+    store_publish(a->store);
 }
 
 void api_raft_conf_apply(void *data, raft_index index, const struct raft_conf_change *cc,
