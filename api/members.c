@@ -462,11 +462,8 @@ void api__members_entry_apply(struct api *a, const void *entry, size_t len, stru
     for (uint64_t i = 0; result == 1 && i < bootstrap && i < RAFT_MEMBERS_MAX; i++)
         api__apply_cluster(a, STORE_OP_CREATE, NULL, NULL);
     if (result == 1)
-        api__apply_cluster(a,
-                           op == API_MEMBER_ATTR     ? STORE_OP_SET
-                           : op == API_MEMBER_UPDATE ? STORE_OP_UPDATE
-                                                     : STORE_OP_SET,
-                           name, name ? &value : NULL);
+        api__apply_cluster(a, op == API_MEMBER_UPDATE ? STORE_OP_UPDATE : STORE_OP_SET, name,
+                           name ? &value : NULL);
     et_free(name);
     et_buf_free(&value);
     if (p)
