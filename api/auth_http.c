@@ -37,6 +37,7 @@
 #include "api/auth.h"
 #include "api/params.h"
 #include "core/alloc.h"
+#include "core/ascii.h"
 #include "core/ecode.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -600,14 +601,6 @@ static void one(struct api *a, h2o_req_t *req, bool users, const char *name)
     }
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)(c | 0x20);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* Percent-decodes the path part of @req (route() already refused bad escapes). */
 static void decoded_path(h2o_req_t *req, struct et_buf *out)
 {
@@ -615,8 +608,8 @@ static void decoded_path(h2o_req_t *req, struct et_buf *out)
     const char *p = req->input.path.base;
     for (size_t i = 0; i < n; i++) {
         int hi, lo;
-        if (p[i] == '%' && i + 2 < n && (hi = hexval(p[i + 1])) >= 0 &&
-            (lo = hexval(p[i + 2])) >= 0) {
+        if (p[i] == '%' && i + 2 < n && (hi = et_hex_digit(p[i + 1])) >= 0 &&
+            (lo = et_hex_digit(p[i + 2])) >= 0) {
             et_buf_append_char(out, (char)(hi << 4 | lo));
             i += 2;
         } else {

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/ascii.h"
 #include "core/ecode.h"
 
 struct api_param {
@@ -31,17 +32,6 @@ struct api_param {
 
 static const char go_hex_upper[] = "0123456789ABCDEF";
 static const char go_hex_lower[] = "0123456789abcdef";
-
-static int unhex(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* ==== Go compatibility: strconv.Quote and url.EscapeError ================================== */
 
@@ -170,8 +160,8 @@ static size_t unescape(const char *s, size_t len, char *dst, bool plus_is_space,
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '%') {
-            int h = i + 2 < len ? unhex((unsigned char)s[i + 1]) : -1;
-            int l = i + 2 < len ? unhex((unsigned char)s[i + 2]) : -1;
+            int h = i + 2 < len ? et_hex_digit((unsigned char)s[i + 1]) : -1;
+            int l = i + 2 < len ? et_hex_digit((unsigned char)s[i + 2]) : -1;
             if (h < 0 || l < 0) {
                 *bad_at = i;
                 return (size_t)-1;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/ascii.h"
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/config_int.h"
@@ -99,20 +100,6 @@ struct go_url {
     bool frag_error;  /* the error was in the fragment (Go then quotes the whole URL) */
 };
 
-static bool is_hex(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-static int unhex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return c - 'A' + 10;
-}
-
 static bool is_alnum(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -131,13 +118,13 @@ static int check_escapes(const char *s, size_t len, bool host, struct et_buf *e)
 {
     for (size_t i = 0; i < len;) {
         if (s[i] == '%') {
-            if (i + 2 >= len || !is_hex(s[i + 1]) || !is_hex(s[i + 2])) {
+            if (i + 2 >= len || et_hex_digit(s[i + 1]) < 0 || et_hex_digit(s[i + 2]) < 0) {
                 size_t n = len - i > 3 ? 3 : len - i;
                 et_buf_append_str(e, "invalid URL escape ");
                 et__go_quote(e, s + i, n);
                 return -EINVAL;
             }
-            if (host && unhex(s[i + 1]) < 8 && memcmp(s + i, "%25", 3) != 0) {
+            if (host && et_hex_digit(s[i + 1]) < 8 && memcmp(s + i, "%25", 3) != 0) {
                 et_buf_append_str(e, "invalid URL escape ");
                 et__go_quote(e, s + i, 3);
                 return -EINVAL;
@@ -368,8 +355,8 @@ static void put_reescaped(struct et_buf *b, const char *s, size_t len, enum go_e
 {
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '%' && i + 2 < len && is_hex(s[i + 1]) && is_hex(s[i + 2])) {
-            c = (unsigned char)(unhex(s[i + 1]) << 4 | unhex(s[i + 2]));
+        if (c == '%' && i + 2 < len && et_hex_digit(s[i + 1]) >= 0 && et_hex_digit(s[i + 2]) >= 0) {
+            c = (unsigned char)(et_hex_digit(s[i + 1]) << 4 | et_hex_digit(s[i + 2]));
             i += 2;
         }
         if (go_should_escape(c, mode))
@@ -473,8 +460,10 @@ static int url_parse_one(const char *s, size_t len, struct et_url *out, struct e
         /* Go's URL.Host is unescaped: "%C3" and a raw 0xC3 byte name the same host */
         struct et_buf h = ET_BUF_INIT;
         for (size_t i = 0; i < host_len; i++) {
-            if (host[i] == '%' && i + 2 < host_len && is_hex(host[i + 1]) && is_hex(host[i + 2])) {
-                et_buf_append_char(&h, (char)(unhex(host[i + 1]) << 4 | unhex(host[i + 2])));
+            if (host[i] == '%' && i + 2 < host_len && et_hex_digit(host[i + 1]) >= 0 &&
+                et_hex_digit(host[i + 2]) >= 0) {
+                et_buf_append_char(
+                    &h, (char)(et_hex_digit(host[i + 1]) << 4 | et_hex_digit(host[i + 2])));
                 i += 2;
             } else {
                 et_buf_append_char(&h, host[i]);

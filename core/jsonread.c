@@ -17,12 +17,12 @@
  */
 #include "core/jsonread.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/ascii.h"
 #include "core/buf.h"
 #include "core/json.h"
 
@@ -101,20 +101,12 @@ static bool literal(struct reader *r, const char *word)
     return true;
 }
 
-/* The value of hex digit @c, or -1. */
-static int hexval(char c)
-{
-    if (!isxdigit((unsigned char)c))
-        return -1;
-    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
-}
-
 /* The 4 hex digits at @p (which has at least 4 bytes) as a number, or -1. */
 static int peek_hex4(const char *p)
 {
     int v = 0;
     for (int i = 0; i < 4; i++) {
-        int h = hexval(p[i]);
+        int h = et_hex_digit(p[i]);
         if (h < 0)
             return -1;
         v = v << 4 | h;
@@ -154,7 +146,7 @@ static bool unicode_escape(struct reader *r, struct et_buf *b)
 {
     unsigned cp = 0;
     for (int i = 0; i < 4; i++, r->p++) {
-        int h = r->p < r->end ? hexval(*r->p) : -1;
+        int h = r->p < r->end ? et_hex_digit(*r->p) : -1;
         if (h < 0)
             return fail_in_token(r, "in \\u hexadecimal character escape");
         cp = cp << 4 | (unsigned)h;

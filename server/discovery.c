@@ -42,6 +42,7 @@
 #include <curl/curl.h>
 
 #include "core/alloc.h"
+#include "core/ascii.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/config.h"
@@ -144,14 +145,6 @@ static void form_escape(struct et_buf *b, const char *s)
     }
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* Go's url.Parse rejections we reproduce: control characters and bad %-escapes. */
 static bool url_check(const char *s, struct et_buf *err)
 {
@@ -164,7 +157,7 @@ static bool url_check(const char *s, struct et_buf *err)
     for (const char *p = s; *p && *p != '#'; p++) {
         if (*p != '%')
             continue;
-        if (hexval(p[1]) < 0 || hexval(p[2]) < 0) {
+        if (et_hex_digit(p[1]) < 0 || et_hex_digit(p[2]) < 0) {
             size_t n = strnlen(p, 3);
             et_buf_printf(err, "parse \"%s\": invalid URL escape \"%.*s\"", s, (int)n, p);
             return false;
@@ -193,8 +186,9 @@ static char *clean_path(const char *path, size_t len)
     char *dec = et_alloc(len + 1);
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
-        if (path[i] == '%' && i + 2 < len && hexval(path[i + 1]) >= 0 && hexval(path[i + 2]) >= 0) {
-            dec[n++] = (char)(hexval(path[i + 1]) << 4 | hexval(path[i + 2]));
+        if (path[i] == '%' && i + 2 < len && et_hex_digit(path[i + 1]) >= 0 &&
+            et_hex_digit(path[i + 2]) >= 0) {
+            dec[n++] = (char)(et_hex_digit(path[i + 1]) << 4 | et_hex_digit(path[i + 2]));
             i += 2;
         } else {
             dec[n++] = path[i];
