@@ -10,6 +10,12 @@ directories, stopped and deleted afterwards), so nothing an earlier workload lef
 in its throughput or RSS; nginx, which holds no state, stays up for the whole run. Writes
 report.md, results.json and rounds.svg into the report directory.
 
+For the durable write and the watch workloads, where nginx cannot stand in, etcetera-floor
+(bench/floor.c) is the yardstick instead: it answers those requests with etcd's framing and does
+only the kernel's share (sockets, epoll, one pwrite and fdatasync per batch). Its ratio to etcd is
+the most any server keeping etcd's wire behaviour could reach on this machine, and the report puts
+it beside each target.
+
 Only the standard library is used. Without --server-bin (or when the binary is missing) it runs
 etcd and nginx alone, which is how it was developed before the server existed.
 """
@@ -49,6 +55,10 @@ WORKLOADS = {
     "write-c128": ["--workload", "write", "--connections", "128"],
     "create-inorder-c128": ["--workload", "create-inorder", "--connections", "128"],
 }
+
+# Workloads the floor server (etcetera-floor) can answer the way etcd would.
+FLOOR_WORKLOADS = {"write", "create-inorder", "watch-1000", "watch-5000", "watch-10000",
+                   "write-c128", "create-inorder-c128"}
 
 # The issue's targets: workload -> list of (metric, operator, value, description).
 TARGETS = {
@@ -134,6 +144,13 @@ http {{
 """)
         self._spawn([binary, "-p", self.tmp, "-c", conf, "-g", "daemon off;"])
         wait_http(self.endpoint + "/", 10, self.proc)
+
+    def start_floor(self, binary):
+        self.port = free_port()
+        data = os.path.join(self.tmp, self.name + ".data")
+        os.makedirs(data)
+        self._spawn([binary, "--data-dir", data, "--listen", f"127.0.0.1:{self.port}"])
+        wait_http(self.endpoint + "/v2/keys/", 10, self.proc)
 
     def _spawn(self, args):
         self.log = open(os.path.join(self.tmp, self.name + ".log"), "w")
@@ -250,7 +267,7 @@ def check_target(metric, op, value, ratios):
 def svg_rounds(path, results, workloads, names):
     """Per-round throughput of every server, divided by etcd's median for the workload (log y)."""
     import math
-    colors = {"etcd": "#1f77b4", "etcetera": "#d62728", "nginx": "#2ca02c"}
+    colors = {"etcd": "#1f77b4", "etcetera": "#d62728", "nginx": "#2ca02c", "floor": "#9467bd"}
     w, h, left, top, bottom = 80 + 90 * len(workloads), 380, 60, 30, 90
     vals = []
     for wl in workloads:
@@ -310,6 +327,12 @@ def write_report(report_dir, results, workloads, names, info, args):
             ref = "etcetera" if "etcetera" in s else "etcd"
             ratios["nginx"] = per_round_ratio(results[wl][ref], results[wl]["nginx"],
                                               "ops_per_s")
+        if "floor" in s and "etcd" in s:
+            ratios["floor"] = per_round_ratio(results[wl]["floor"], results[wl]["etcd"],
+                                              "ops_per_s")
+            if "etcetera" in s:
+                ratios["of_floor"] = per_round_ratio(results[wl]["etcetera"],
+                                                     results[wl]["floor"], "ops_per_s")
         summary[wl] = {"servers": s, "ratios": ratios}
         for n in names:
             if n not in s:
@@ -328,12 +351,16 @@ def write_report(report_dir, results, workloads, names, info, args):
             rows.append(f"| {wl} | **ratio** | **{ratio_fmt(ratios.get('tput'))}** | p99 "
                         f"{ratio_fmt(ratios.get('p99'))} | {ratio_fmt(ratios.get('cpu'))} less"
                         f" | | {ratio_fmt(ratios.get('rss'))} | |")
+        if ratios.get("floor") is not None:
+            rows.append(f"| {wl} | *floor/etcd* | *{ratio_fmt(ratios['floor'])}* | "
+                        f"etcetera at {ratio_fmt(ratios.get('of_floor'))} of floor | | | | |")
         for metric, op, value, desc in TARGETS.get(wl, []):
             if metric == "nginx" and "etcetera" not in s:
                 desc = "(etcd, for reference) vs nginx"
             if metric == "nginx" or "etcetera" in s:
+                ceiling = ratio_fmt(ratios.get("floor")) if metric == "tput" else ""
                 target_rows.append(f"| {wl} | {desc} | {ratio_fmt(ratios.get(metric))} | "
-                                   f"{check_target(metric, op, value, ratios)} |")
+                                   f"{check_target(metric, op, value, ratios)} | {ceiling} |")
     end_info = machine_info()
     md = [f"# etcetera vs etcd 3.4 - {datetime.datetime.now().isoformat(timespec='seconds')}",
           "",
@@ -348,13 +375,16 @@ def write_report(report_dir, results, workloads, names, info, args):
           "(etcetera/etcd; CPU: etcd/etcetera). Watch rows: events delivered per second, "
           "latency = notify latency after the writer's PUT response (a watcher served before "
           "that response counts 0; in parentheses: from the moment the PUT was sent); RSS "
-          "sampled with the watchers parked.",
+          "sampled with the watchers parked. floor: etcetera-floor, the least work a durable "
+          "etcd v2 server can do (etcd's framing, one fdatasync per batch, nothing else); "
+          "floor/etcd is the highest ratio any server could reach here.",
           "",
           "| workload | server | ops/s | p50 / p99 ms | server CPU us/op | client CPU us/op "
           "| RSS / peak MiB | errors (/missed) |",
           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"] + rows
     if target_rows:
-        md += ["", "| workload | target | measured | |", "| --- | --- | ---: | --- |"] + target_rows
+        md += ["", "| workload | target | measured | | floor/etcd |",
+               "| --- | --- | ---: | --- | ---: |"] + target_rows
     md += ["", "![throughput per round](rounds.svg)", ""]
     with open(os.path.join(report_dir, "report.md"), "w") as f:
         f.write("\n".join(md))
@@ -380,6 +410,8 @@ def main():
     ap.add_argument("--bench-bin", default=default_binary("etcetera-bench", "bench"))
     ap.add_argument("--etcd-bin", default=shutil.which("etcd") or "etcd")
     ap.add_argument("--nginx-bin", default="/usr/sbin/nginx")
+    ap.add_argument("--floor-bin", default=default_binary("etcetera-floor", "bench"),
+                    help="the write/watch yardstick (default: build/release/bench/etcetera-floor)")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--duration", type=float, default=5)
     ap.add_argument("--warmup", type=float, default=1)
@@ -417,7 +449,9 @@ def main():
         if "read" in workloads and os.path.exists(args.nginx_bin):
             nginx = Server("nginx", tmp)
             nginx.start_nginx(args.nginx_bin)
-        names = ["etcd"] + (["etcetera"] if have_ets else []) + (["nginx"] if nginx else [])
+        have_floor = bool(args.floor_bin and os.path.exists(args.floor_bin))
+        names = ["etcd"] + (["etcetera"] if have_ets else []) + (["nginx"] if nginx else []) + \
+            (["floor"] if have_floor and FLOOR_WORKLOADS.intersection(workloads) else [])
         results = {}
         for wl in workloads:
             # Every workload gets freshly started servers with empty data directories, so that
@@ -425,7 +459,7 @@ def main():
             # show in the next one's throughput or RSS.
             wl_tmp = os.path.join(tmp, wl)
             os.makedirs(wl_tmp)
-            servers = fresh_servers(args, wl_tmp, have_ets)
+            servers = fresh_servers(args, wl_tmp, have_ets, have_floor and wl in FLOOR_WORKLOADS)
             try:
                 results[wl] = run_workload(args, wl, servers, nginx)
             finally:
@@ -441,8 +475,9 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def fresh_servers(args, tmp, have_ets):
-    """Starts etcd and (when built) etcetera on new ports with new data directories in tmp."""
+def fresh_servers(args, tmp, have_ets, floor):
+    """Starts etcd, (when built) etcetera and (with @floor) etcetera-floor on new ports with new
+    data directories in tmp."""
     servers = []
     try:
         etcd = Server("etcd", tmp)
@@ -452,6 +487,10 @@ def fresh_servers(args, tmp, have_ets):
             ets = Server("etcetera", tmp)
             servers.append(ets)
             ets.start_etcd_like(args.server_bin)
+        if floor:
+            fl = Server("floor", tmp)
+            servers.append(fl)
+            fl.start_floor(args.floor_bin)
     except BaseException:
         stop_servers(servers, None, None)
         raise

@@ -2,6 +2,8 @@
 """tests/bench/smoke.py - a 2 s run of etcetera-bench (read and write) against one member.
 
 Checks the load generator gets answers with no errors and reports the server's CPU and RSS.
+With --floor-bin, also runs the write, create-inorder and watch workloads against
+etcetera-floor, the yardstick side_by_side.py puts beside etcd for those workloads.
 Exit 0 pass, 1 fail, 77 skip (no server or bench binary).
 """
 import argparse
@@ -20,37 +22,50 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--server-bin", required=True)
     ap.add_argument("--bench-bin", required=True)
+    ap.add_argument("--floor-bin")
     args = ap.parse_args()
     for b in (args.server_bin, args.bench_bin):
         if not os.path.exists(b):
             print(f"SKIP: {b} does not exist")
             return 77
     tmp = tempfile.mkdtemp(prefix="etcetera-bench-smoke-")
-    srv = Server("member", tmp)
     try:
-        srv.start_etcd_like(args.server_bin)
+        failed = run(args.bench_bin, tmp, "member", lambda s: s.start_etcd_like(args.server_bin),
+                     ("read", "write", "watch"))
+        if args.floor_bin:
+            failed |= run(args.bench_bin, tmp, "floor", lambda s: s.start_floor(args.floor_bin),
+                          ("write", "create-inorder", "watch"))
+        return 1 if failed else 0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(bench_bin, tmp, name, start, workloads):
+    """Runs each workload briefly against a server started by @start; True when one failed."""
+    srv = Server(name, tmp)
+    try:
+        start(srv)
         failed = False
-        for wl in ("read", "write", "watch"):
-            cmd = [args.bench_bin, "--endpoint", srv.endpoint, "--workload", wl, "--duration",
+        for wl in workloads:
+            cmd = [bench_bin, "--endpoint", srv.endpoint, "--workload", wl, "--duration",
                    "2", "--warmup", "0.2", "--connections", "8", "--watchers", "50", "--json",
                    "--quiet", "--pid", str(srv.proc.pid)]
             out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  text=True, timeout=60)
             if out.returncode != 0:
-                print(f"FAIL: {wl}: etcetera-bench exited {out.returncode}: {out.stderr}")
+                print(f"FAIL: {name} {wl}: etcetera-bench exited {out.returncode}: {out.stderr}")
                 failed = True
                 continue
             r = json.loads(out.stdout)
-            print(f"{wl}: {r['ops_per_s']:.0f}/s p99 {r['p99_us']:.0f} us, server "
+            print(f"{name} {wl}: {r['ops_per_s']:.0f}/s p99 {r['p99_us']:.0f} us, server "
                   f"{r.get('server_cpu_us_per_op', -1):.1f} us CPU/op, "
                   f"RSS {r.get('server_rss_kb', 0)} KiB, errors {r['errors']}")
             if r["ops"] == 0 or r["errors"] != 0 or "server_cpu_us_per_op" not in r:
-                print(f"FAIL: {wl}: no operations, errors, or no server sample")
+                print(f"FAIL: {name} {wl}: no operations, errors, or no server sample")
                 failed = True
-        return 1 if failed else 0
+        return failed
     finally:
         srv.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
