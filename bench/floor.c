@@ -417,8 +417,8 @@ static void commit(struct floor_thread *t)
     }
     t->pend_count = 0;
     uint64_t one = 1;
-    for (unsigned i = 0; i < g.threads; i++)
-        if (write(g.th[i].efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+    for (unsigned i = 0; i < g.threads; i++) /* this thread releases its own after the turn */
+        if (&g.th[i] != t && write(g.th[i].efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
             die("eventfd");
 }
 
