@@ -48,12 +48,7 @@ void store__gc_event(struct store *s, struct store_event *ev)
 
 static void gc_block(struct store *s, void *p)
 {
-    struct store_gc *gc = gc_cur(s);
-    if (gc->block_count == gc->block_cap) {
-        gc->block_cap = gc->block_cap ? gc->block_cap * 2 : 4;
-        gc->blocks = et_realloc(gc->blocks, gc->block_cap * sizeof(*gc->blocks));
-    }
-    gc->blocks[gc->block_count++] = p;
+    store__gc_push(gc_cur(s), p);
 }
 
 void store__node_release(struct store *s, struct store_node *n)

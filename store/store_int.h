@@ -37,7 +37,7 @@ struct store_node {
     uint64_t modified_index;    /* modifiedIndex (0 for the root) */
     int64_t expire_ns;          /* absolute expiration, wall ns; 0 = permanent */
     struct store_tn *kids;      /* directories: treap of children (NULL when empty) */
-    struct store_node *gc_next; /* retire list link (writer) */
+    struct store_node *gc_next; /* retire work stack link (writer) */
     char data[];                /* name bytes, then value bytes */
 };
 
@@ -49,7 +49,7 @@ struct store_tn {
     uint64_t pfx;             /* the name's first 8 bytes, big-endian, zero-padded (see tn_cmp) */
     struct store_tn *l, *r;   /* smaller / larger names */
     struct store_node *node;  /* the child */
-    struct store_tn *gc_next; /* retire list link (writer) */
+    struct store_tn *gc_next; /* retire work stack link (writer) */
 };
 
 static inline const char *store__node_name(const struct store_node *n)
@@ -65,11 +65,9 @@ static inline const char *store__node_value(const struct store_node *n)
 /* Objects waiting for a grace period, freed together by one call_rcu callback. */
 struct store_gc {
     struct rcu_head head;
-    struct store_node *nodes;
-    struct store_tn *tns;
     struct store_event **events; /* references dropped after the grace period */
     size_t event_count, event_cap;
-    void **blocks; /* plain allocations freed after the grace period */
+    void **blocks; /* retired nodes, treap entries and plain allocations, freed after it */
     size_t block_count, block_cap;
 };
 
@@ -93,6 +91,8 @@ struct store_tn *store__tn_get(struct store_tn *t);
 /* Drop a reference; objects reaching zero are retired into @gc (iteratively, no recursion). */
 void store__node_put(struct store_mem *m, struct store_gc *gc, struct store_node *n);
 void store__tn_put(struct store_mem *m, struct store_gc *gc, struct store_tn *t);
+/* Adds @p to the allocations @gc frees. */
+void store__gc_push(struct store_gc *gc, void *p);
 /* Frees everything in @gc (the batch itself too). Runs after the grace period. */
 void store__gc_free(struct store_gc *gc);
 

@@ -73,9 +73,11 @@ struct store_tn *store__tn_get(struct store_tn *t)
 }
 
 /*
- * Retiring: objects reaching zero are pushed on two work stacks; draining a stack drops the
- * references the object held. The stacks are the gc lists themselves (an object is moved to the
- * batch as soon as it is popped), so no recursion happens whatever the depth of the tree.
+ * Retiring: objects reaching zero are pushed on two work stacks (linked through gc_next);
+ * draining a stack drops the references the object held and moves the object to the batch's
+ * array, so no recursion happens whatever the depth of the tree. Freeing walks that array, not
+ * the objects: after a grace period they are cold, and a list through them would cost a cache
+ * miss per object before free() even starts.
  */
 struct retire_work {
     struct store_node *nodes;
@@ -93,8 +95,7 @@ static void drain(struct store_mem *m, struct store_gc *gc, struct retire_work *
                 k->gc_next = w->tns;
                 w->tns = k;
             }
-            n->gc_next = gc->nodes;
-            gc->nodes = n;
+            store__gc_push(gc, n);
             m->node_live--;
             continue;
         }
@@ -111,8 +112,7 @@ static void drain(struct store_mem *m, struct store_gc *gc, struct retire_work *
             t->node->gc_next = w->nodes;
             w->nodes = t->node;
         }
-        t->gc_next = gc->tns;
-        gc->tns = t;
+        store__gc_push(gc, t);
         m->tn_live--;
     }
 }
@@ -141,18 +141,17 @@ void store__tn_put(struct store_mem *m, struct store_gc *gc, struct store_tn *t)
     drain(m, gc, &w);
 }
 
+void store__gc_push(struct store_gc *gc, void *p)
+{
+    if (ET_UNLIKELY(gc->block_count == gc->block_cap)) {
+        gc->block_cap = gc->block_cap ? gc->block_cap * 2 : 64;
+        gc->blocks = et_realloc(gc->blocks, gc->block_cap * sizeof(*gc->blocks));
+    }
+    gc->blocks[gc->block_count++] = p;
+}
+
 void store__gc_free(struct store_gc *gc)
 {
-    while (gc->nodes) {
-        struct store_node *n = gc->nodes;
-        gc->nodes = n->gc_next;
-        et_free(n);
-    }
-    while (gc->tns) {
-        struct store_tn *t = gc->tns;
-        gc->tns = t->gc_next;
-        et_free(t);
-    }
     for (size_t i = 0; i < gc->event_count; i++)
         store_event_unref(gc->events[i]);
     for (size_t i = 0; i < gc->block_count; i++)
