@@ -253,7 +253,7 @@ static struct store_node *load_node(struct store_mem *m, const msgpack_object *o
         !store__mp_i64(&a[6], &expire))
         return NULL;
     bool dir = a[2].via.boolean;
-    if ((dir && value_len) || name_len > UINT32_MAX)
+    if ((dir && value_len) || name_len > UINT32_MAX || value_len > UINT32_MAX)
         return NULL;
     if (*depth == 0 ? (name_len != 0 || !dir) : !name_ok(name, name_len))
         return NULL;

@@ -98,6 +98,7 @@ void store_publish(struct store *s)
             gc_block(s, old);
         }
     }
+    s->mem.epoch++; /* what was made so far is now visible: never change it in place */
     if (s->gc) {
 #ifdef __SANITIZE_THREAD__
         __atomic_fetch_add(&store__tsan_sync, 1, __ATOMIC_RELEASE); /* hand-off to gc_cb */
@@ -460,17 +461,46 @@ static struct store_node *node_copy_bare(struct store *s, const struct store_nod
 }
 
 /*
- * Makes the working root a copy of the old one in which the node at @p's key is @leaf (taken),
- * or removed when @leaf is NULL. Missing ancestors are created as permanent directories with
- * both indexes @index (spec 7.2). Copies one node and O(log n) treap entries per level.
+ * The depth of the deepest directory on @p's resolved path that belongs to the working tree alone
+ * (store__node_excl: it, every directory above it and every treap entry between them), or -1.
+ */
+static long path_excl_depth(const struct store *s, const struct path *p)
+{
+    const struct store_mem *m = &s->mem;
+    if (!store__node_excl(m, s->root))
+        return -1;
+    size_t d = 0;
+    while (d < p->found && p->nodes[d + 1]->dir && store__node_excl(m, p->nodes[d + 1]) &&
+           store__tn_path_excl(m, p->nodes[d]->kids, p->c[d].p, p->c[d].len))
+        d++;
+    return (long)d;
+}
+
+/*
+ * Makes the working root a version of the old one in which the node at @p's key is @leaf
+ * (taken), or removed when @leaf is NULL. Missing ancestors are created as permanent directories
+ * with both indexes @index (spec 7.2). Below the deepest directory the working tree holds alone
+ * (path_excl_depth) one node and O(log n) treap entries per level are copied; that directory is
+ * changed in place, and nothing above it changes. With no such directory, the path is copied up
+ * to a new root.
  */
 static void path_commit(struct store *s, struct path *p, struct store_node *leaf, uint64_t index)
 {
     ET_ASSERT(p->n > 0);
     ET_ASSERT(leaf != NULL || p->found == p->n);
+    long excl = path_excl_depth(s, p);
     struct store_node *cur = leaf;
     for (size_t d = p->n; d-- > 0;) {
         struct store_node *np;
+        if ((long)d == excl) {
+            struct store_node *dir = (struct store_node *)p->nodes[d];
+            if (cur)
+                dir->kids = store__tn_insert_own(&s->mem, gc_cur(s), dir->kids, cur);
+            else
+                dir->kids =
+                    store__tn_remove_own(&s->mem, gc_cur(s), dir->kids, p->c[d].p, p->c[d].len);
+            return;
+        }
         if (d <= p->found) {
             const struct store_node *par = p->nodes[d];
             ET_ASSERT(par->dir);

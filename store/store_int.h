@@ -30,9 +30,10 @@ struct store_tn;
 /* A key or a directory. Immutable once reachable from a published root. */
 struct store_node {
     uint32_t refs;              /* writer-only reference count */
-    bool dir;                   /* directory (children in @kids) or key (value in @data) */
     uint32_t name_len;          /* last path component (empty for the root) */
-    size_t value_len;           /* keys only */
+    uint32_t value_len;         /* keys only */
+    bool dir;                   /* directory (children in @kids) or key (value in @data) */
+    uint64_t epoch;             /* store_mem.epoch when made (see store__node_excl) */
     uint64_t created_index;     /* createdIndex (0 for the root) */
     uint64_t modified_index;    /* modifiedIndex (0 for the root) */
     int64_t expire_ns;          /* absolute expiration, wall ns; 0 = permanent */
@@ -46,6 +47,7 @@ struct store_tn {
     uint32_t refs;            /* writer-only reference count */
     uint32_t prio;            /* heap priority: hash of the name */
     uint32_t count;           /* entries in this subtree (itself included); fits the padding */
+    uint64_t epoch;           /* store_mem.epoch when made (see store__node_excl) */
     uint64_t pfx;             /* the name's first 8 bytes, big-endian, zero-padded (see tn_cmp) */
     struct store_tn *l, *r;   /* smaller / larger names */
     struct store_node *node;  /* the child */
@@ -75,7 +77,25 @@ struct store_gc {
 struct store_mem {
     uint64_t node_allocs, tn_allocs;
     uint64_t node_live, tn_live;
+    uint64_t epoch; /* advanced by every publish; 64 bits, so it never comes round again */
 };
+
+/*
+ * Objects made since the last publish (epoch == m->epoch) were never reachable from a published
+ * version, so no reader can see them. One of those with a single reference, reached from the
+ * working root through objects that are all like it, belongs to the working tree alone: the
+ * writer may change it in place instead of copying it. A batch of writes into one directory then
+ * copies the path to the root once, not once per write.
+ */
+static inline bool store__node_excl(const struct store_mem *m, const struct store_node *n)
+{
+    return n->epoch == m->epoch && n->refs == 1;
+}
+
+static inline bool store__tn_excl(const struct store_mem *m, const struct store_tn *t)
+{
+    return t->epoch == m->epoch && t->refs == 1;
+}
 
 /* ---- tree.c -------------------------------------------------------------------------------- */
 
@@ -104,6 +124,18 @@ struct store_tn *store__tn_insert(struct store_mem *m, const struct store_tn *t,
 /* Returns a new treap root: @t without @name, which must be present. @t is borrowed. */
 struct store_tn *store__tn_remove(struct store_mem *m, const struct store_tn *t, const char *name,
                                   size_t len);
+/*
+ * Like store__tn_insert and store__tn_remove, but the caller's reference on @t is given up to the
+ * call (dropped into @gc if no longer needed), and entries that belong to the caller alone
+ * (store__tn_excl on every entry from @t down) are changed in place.
+ */
+struct store_tn *store__tn_insert_own(struct store_mem *m, struct store_gc *gc, struct store_tn *t,
+                                      struct store_node *child);
+struct store_tn *store__tn_remove_own(struct store_mem *m, struct store_gc *gc, struct store_tn *t,
+                                      const char *name, size_t len);
+/* True when every entry from @t down to @name's (present) belongs to the caller alone. */
+bool store__tn_path_excl(const struct store_mem *m, const struct store_tn *t, const char *name,
+                         size_t len);
 
 /* Number of children in treap @t (0 for NULL). */
 static inline uint32_t store__tn_count(const struct store_tn *t)

@@ -25,14 +25,15 @@
 struct store_node *store__node_new(struct store_mem *m, bool dir, const char *name, size_t name_len,
                                    const char *value, size_t value_len)
 {
-    ET_ASSERT(name_len <= UINT32_MAX);
+    ET_ASSERT(name_len <= UINT32_MAX && value_len <= UINT32_MAX);
     ET_ASSERT(!dir || value_len == 0);
     struct store_node *n = et_alloc(sizeof(*n) + name_len + value_len + 1);
     memset(n, 0, sizeof(*n));
     n->refs = 1;
+    n->epoch = m->epoch;
     n->dir = dir;
     n->name_len = (uint32_t)name_len;
-    n->value_len = value_len;
+    n->value_len = (uint32_t)value_len;
     if (name_len)
         memcpy(n->data, name, name_len);
     if (value_len)
@@ -216,6 +217,7 @@ static struct store_tn *tn_new(struct store_mem *m, struct store_node *node, uin
 {
     struct store_tn *t = et_alloc(sizeof(*t));
     t->refs = 1;
+    t->epoch = m->epoch;
     t->prio = prio;
     t->l = l;
     t->r = r;
@@ -285,6 +287,84 @@ struct store_tn *store__tn_insert(struct store_mem *m, const struct store_tn *t,
     return tn_put(m, t, child, name_pfx(name, child->name_len), name_prio(name, child->name_len));
 }
 
+static void tn_recount(struct store_tn *t)
+{
+    t->count = 1 + store__tn_count(t->l) + store__tn_count(t->r);
+}
+
+/*
+ * tn_put for an entry that is the caller's alone (store__tn_excl), whose reference passes to the
+ * call: the exclusive entries on the search path are changed in place, the first shared one and
+ * what is below it copied as tn_put does. The result is exclusive too.
+ */
+static struct store_tn *tn_put_excl(struct store_mem *m, struct store_gc *gc, struct store_tn *t,
+                                    struct store_node *child, uint64_t pfx, uint32_t prio)
+{
+    int c = tn_cmp(t, pfx, store__node_name(child), child->name_len);
+    if (c == 0) {
+        struct store_node *old = t->node;
+        t->node = child;
+        store__node_put(m, gc, old);
+        return t;
+    }
+    struct store_tn **side = c < 0 ? &t->l : &t->r;
+    struct store_tn *sub = *side, *ns;
+    if (sub == NULL) {
+        ns = tn_new(m, child, pfx, prio, NULL, NULL);
+    } else if (store__tn_excl(m, sub)) {
+        ns = tn_put_excl(m, gc, sub, child, pfx, prio);
+    } else {
+        ns = tn_put(m, sub, child, pfx, prio);
+        store__tn_put(m, gc, sub);
+    }
+    *side = ns;
+    if (ns->prio > t->prio) {
+        /* ns is exclusive as well: rotate it above t without copying either */
+        if (c < 0) {
+            t->l = ns->r;
+            ns->r = t;
+        } else {
+            t->r = ns->l;
+            ns->l = t;
+        }
+        tn_recount(t);
+        tn_recount(ns);
+        return ns;
+    }
+    tn_recount(t);
+    return t;
+}
+
+struct store_tn *store__tn_insert_own(struct store_mem *m, struct store_gc *gc, struct store_tn *t,
+                                      struct store_node *child)
+{
+    ET_ASSERT(child != NULL);
+    const char *name = store__node_name(child);
+    uint64_t pfx = name_pfx(name, child->name_len);
+    uint32_t prio = name_prio(name, child->name_len);
+    if (t && store__tn_excl(m, t))
+        return tn_put_excl(m, gc, t, child, pfx, prio);
+    struct store_tn *r = tn_put(m, t, child, pfx, prio);
+    store__tn_put(m, gc, t);
+    return r;
+}
+
+bool store__tn_path_excl(const struct store_mem *m, const struct store_tn *t, const char *name,
+                         size_t len)
+{
+    uint64_t pfx = name_pfx(name, len);
+    while (t) {
+        if (!store__tn_excl(m, t))
+            return false;
+        int c = tn_cmp(t, pfx, name, len);
+        if (c == 0)
+            return true;
+        t = c < 0 ? t->l : t->r;
+    }
+    ET_ASSERT(!"store__tn_path_excl: name not present");
+    return false;
+}
+
 /* Joins @a and @b (every name of @a smaller) into a new root; both borrowed. */
 static struct store_tn *tn_merge(struct store_mem *m, const struct store_tn *a,
                                  const struct store_tn *b)
@@ -314,6 +394,14 @@ struct store_tn *store__tn_remove(struct store_mem *m, const struct store_tn *t,
                                   size_t len)
 {
     return tn_remove(m, t, name_pfx(name, len), name, len);
+}
+
+struct store_tn *store__tn_remove_own(struct store_mem *m, struct store_gc *gc, struct store_tn *t,
+                                      const char *name, size_t len)
+{
+    struct store_tn *r = tn_remove(m, t, name_pfx(name, len), name, len);
+    store__tn_put(m, gc, t);
+    return r;
 }
 
 struct store_tn *store__tn_build(struct store_mem *m, struct store_node **kids, size_t n)
