@@ -5,14 +5,15 @@
  * from it); the count fits padding the entry had anyway.
  *
  * A directory's children form a treap ordered by name whose priorities are a hash of the name, so
- * its shape depends only on the names it holds. Writes never modify an existing object: insert
- * and delete copy the O(log n) entries on the search path and share every other subtree, taking
- * one more reference on it.
+ * its shape depends only on the names it holds. Insert and delete copy the O(log n) entries on
+ * the search path and share every other subtree, taking one more reference on it; the entries
+ * that the working tree alone holds (made since the last publish, one reference each, see
+ * store__tn_excl) are changed in place instead (store__tn_insert_own).
  *
- * Invariants: (1) a node or treap entry with refs > 0 is never modified once another object or a
- * version points to it (only freshly built, unshared entries are rotated in place); (2) reference
- * counts are touched by the writer only; (3) an object whose count reaches zero is put in a
- * retire batch and freed only after an RCU grace period, because readers may still see it.
+ * Invariants: (1) an object reachable from a published version, or shared by two parents, is
+ * never modified; (2) reference counts are touched by the writer only; (3) an object whose count
+ * reaches zero is put in a retire batch and freed only after an RCU grace period, because readers
+ * may still see it.
  */
 #include <stdlib.h>
 #include <string.h>
