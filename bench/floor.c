@@ -72,7 +72,6 @@ struct pending { /* a write answered after the next fdatasync */
 };
 
 struct floor_thread {
-    int id;
     int epfd, lfd, efd, file_fd;
     uint64_t file_off;
     char *wal; /* this turn's appended bytes */
@@ -345,7 +344,7 @@ static bool conn_input(struct floor_thread *t, struct conn *c)
                 break;
             }
         }
-        if (head_len + body_len > FLOOR_REQ_MAX)
+        if (body_len > FLOOR_REQ_MAX || head_len + body_len > FLOOR_REQ_MAX) /* no wrap-around */
             return false;
         if (avail < head_len + body_len)
             break;
@@ -492,7 +491,6 @@ static void *thread_main(void *arg)
 
 static void thread_init(struct floor_thread *t, int id)
 {
-    t->id = id;
     t->parked.next = t->parked.prev = &t->parked;
     t->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;

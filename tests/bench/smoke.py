@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -33,11 +34,29 @@ def main():
         failed = run(args.bench_bin, tmp, "member", lambda s: s.start_etcd_like(args.server_bin),
                      ("read", "write", "watch"))
         if args.floor_bin:
-            failed |= run(args.bench_bin, tmp, "floor", lambda s: s.start_floor(args.floor_bin),
+            failed |= run(args.bench_bin, tmp, "floor", lambda s: start_floor_checked(s, args),
                           ("write", "create-inorder", "watch"))
         return 1 if failed else 0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def start_floor_checked(srv, args):
+    """Starts etcetera-floor and sends it bodies it must refuse: a Content-Length too large, or
+    large enough to wrap around when added to the header length. Each must close the connection
+    and leave the floor serving (the workloads that follow need it)."""
+    srv.start_floor(args.floor_bin)
+    for length in ("99999999999999999999", "18446744073709551615", "-1", "70000"):
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
+            s.sendall(f"PUT /v2/keys/x HTTP/1.1\r\nContent-Length: {length}\r\n\r\n".encode())
+            if length == "70000":
+                s.sendall(b"v" * 70000)
+            try:
+                got = s.recv(100)
+            except ConnectionResetError:
+                got = b""
+            if got:
+                raise RuntimeError(f"floor answered a Content-Length of {length}: {got!r}")
 
 
 def run(bench_bin, tmp, name, start, workloads):
