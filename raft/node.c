@@ -123,6 +123,7 @@ struct raft_node {
     uint64_t st_term;
     uint64_t st_commit;
     uint64_t st_applied;
+    uint64_t st_snap_index;
     uint64_t st_leader;
     int st_is_leader;
     int64_t st_leader_since_ns;
@@ -213,6 +214,7 @@ static void publish_status(struct raft_node *n)
     __atomic_store_n(&n->st_is_leader, is_leader, __ATOMIC_RELAXED);
     __atomic_store_n(&n->st_commit, info.commit, __ATOMIC_RELAXED);
     __atomic_store_n(&n->st_applied, n->applied, __ATOMIC_RELEASE);
+    __atomic_store_n(&n->st_snap_index, n->snap_index, __ATOMIC_RELAXED);
     const struct raft_conf *c = raft_get_conf(n->r);
     pthread_mutex_lock(&n->st_conf_lock);
     if (memcmp(c, &n->st_conf, sizeof(*c)) != 0)
@@ -282,6 +284,7 @@ void raft_node_status(struct raft_node *n, struct raft_status *out)
     out->id = n->cfg.id;
     out->applied = __atomic_load_n(&n->st_applied, __ATOMIC_ACQUIRE);
     out->commit = __atomic_load_n(&n->st_commit, __ATOMIC_RELAXED);
+    out->snapshot_index = __atomic_load_n(&n->st_snap_index, __ATOMIC_RELAXED);
     out->term = __atomic_load_n(&n->st_term, __ATOMIC_RELAXED);
     out->leader = __atomic_load_n(&n->st_leader, __ATOMIC_RELAXED);
     out->is_leader = __atomic_load_n(&n->st_is_leader, __ATOMIC_RELAXED);

@@ -137,6 +137,7 @@ struct raft_status {
     raft_term term;
     raft_index commit;
     raft_index applied;
+    raft_index snapshot_index; /* newest snapshot; the log before it is compacted away */
     bool is_leader;
     int64_t leader_since_ns;    /* wall clock when the current leader was first seen */
     uint64_t recv_append_count; /* AppendEntries received (etcd recvAppendRequestCnt) */

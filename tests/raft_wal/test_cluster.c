@@ -6,6 +6,7 @@
  * through InstallSnapshot).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <time.h>
 
@@ -277,6 +278,8 @@ Test(raft_cluster, three_members_elect_replicate_survive_a_leader_loss_and_catch
     et_free(fwd);
 
     /* The leader goes; one of the others takes over and the log goes on. */
+    struct raft_status gone;
+    raft_node_status(t_m[leader].node, &gone);
     t_stop(leader);
     raft_id next = t_wait_leader();
     cr_assert_neq(next, leader);
@@ -284,6 +287,22 @@ Test(raft_cluster, three_members_elect_replicate_survive_a_leader_loss_and_catch
     for (raft_id id = 1; id <= T_N; id++)
         if (id != leader)
             t_wait_count(id, FIRST + FORWARDED + SECOND);
+
+    /* Snapshots are written in the background: wait until the logs of both others start past
+     * the end of the old leader's (either may lead when it is back), so that it catches up from
+     * a snapshot. */
+    for (raft_id id = 1; id <= T_N; id++) {
+        if (id == leader)
+            continue;
+        raft_node_status(t_m[id].node, &st);
+        for (int i = 0; i < 4000 && st.snapshot_index <= gone.commit + 10; i++) {
+            t_nap();
+            raft_node_status(t_m[id].node, &st);
+        }
+        cr_assert_gt(st.snapshot_index, gone.commit + 10,
+                     "member %lu: snapshot at %" PRIu64 ", old log to %" PRIu64, (unsigned long)id,
+                     st.snapshot_index, gone.commit);
+    }
 
     /* The old leader comes back after the others compacted past its log: it catches up. */
     pthread_mutex_lock(&t_m[leader].mu);
