@@ -954,6 +954,17 @@ static int tls_get_wait(SSL *ssl, int fd, int r, int sys, int64_t deadline, char
     return -EPROTO;
 }
 
+/* Callers of net_http_get() retry for a while: one line per TLS_LOG_EVERY_NS is enough. */
+static void http_get_tls_failed(const char *url, const char *err)
+{
+    static int64_t logged_ns;
+    int64_t now = et_mono_ns(), last = __atomic_load_n(&logged_ns, __ATOMIC_RELAXED);
+    if ((last == 0 || now - last >= TLS_LOG_EVERY_NS) &&
+        __atomic_compare_exchange_n(&logged_ns, &last, now, false, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED))
+        et_warn("peer: TLS with %s failed: %s", url, err);
+}
+
 int net_http_get(const char *url, const char *path, const struct net_peer_tls *tls,
                  uint32_t timeout_ms, struct et_buf *resp)
 {
@@ -1080,13 +1091,7 @@ int net_http_get(const char *url, const char *path, const struct net_peer_tls *t
     ret = resp->len && sscanf(resp->data, "HTTP/1.%*d %d", &status) == 1 ? status : -EBADMSG;
     goto out;
 tls_failed:
-    /* callers retry for a while: one line per TLS_LOG_EVERY_NS is enough */
-    static int64_t logged_ns;
-    int64_t now = et_mono_ns(), last = __atomic_load_n(&logged_ns, __ATOMIC_RELAXED);
-    if ((last == 0 || now - last >= TLS_LOG_EVERY_NS) &&
-        __atomic_compare_exchange_n(&logged_ns, &last, now, false, __ATOMIC_RELAXED,
-                                    __ATOMIC_RELAXED))
-        et_warn("peer: TLS with %s failed: %s", url, err);
+    http_get_tls_failed(url, err);
     ret = -EPROTO;
 out:
     if (ssl)

@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
     # build
-    build-essential cmake pkg-config clang clang-format git ca-certificates
+    build-essential cmake pkg-config clang libclang-rt-dev clang-format git ca-certificates
     liburing-dev libh2o-evloop-dev libh2o-dev-common libmsgpack-dev libjemalloc-dev liburcu-dev
     libssl-dev libcrypt-dev libcurl4-openssl-dev libcriterion-dev
     # tests: real clients, the reference etcd, load tools

@@ -4,7 +4,9 @@
 #      tests (the server under test is the optimised one users run);
 #   2. ASan+UBSan build: unit and integration tests again (the server runs sanitized);
 #   3. TSan build: the threaded tests (label "threaded") and integration suites whose server
-#      runs under TSan (the harness fails a test on any sanitizer report in the server's log).
+#      runs under TSan (the harness fails a test on any sanitizer report in the server's log);
+#   4. clang with libFuzzer and ASan+UBSan: every parser of outside input (tests/fuzz) fuzzed
+#      for 20 s from its seed corpus (this also builds the whole tree with clang and -Werror).
 # Exits non-zero on the first failure. This is the README's test command and what CI runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,5 +38,10 @@ TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/tsan --output-on-failure -L 
     --no-tests=ignore
 TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/tsan --output-on-failure \
     -R 'itest_keys|itest_watch|itest_cluster$|itest_peer_tls'
+
+echo "== fuzz (clang, libFuzzer, ASan+UBSan): 20 s per parser of outside input"
+CC=clang build build/fuzz -DET_FUZZ=ON -DET_SANITIZE=address
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build/fuzz --output-on-failure --no-tests=error -L fuzz-smoke -j"$jobs"
 
 echo "== all tests passed"

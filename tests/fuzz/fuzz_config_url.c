@@ -61,6 +61,20 @@ static void join(struct et_buf *b, const struct et_strlist *l, const char *name)
                       l->items[i]);
 }
 
+/*
+ * Joined with commas, a list parses back to itself unless a URL's string form holds a comma: as
+ * in Go's URL.String() (and etcd's /v2/members), a percent-encoded comma in the user info, or in
+ * a fragment that has to be escaped again, comes back decoded ("http://u%2cx@h:1" is
+ * "http://u,x@h:1"), and etcd splits its lists on commas.
+ */
+static bool comma_free(const struct et_strlist *l)
+{
+    for (size_t i = 0; i < l->count; i++)
+        if (strchr(l->items[i], ',') != NULL)
+            return false;
+    return true;
+}
+
 static void check_list(const char *s)
 {
     struct et_strlist l = { 0 }, again = { 0 };
@@ -78,6 +92,8 @@ static void check_list(const char *s)
         FUZZ_CHECK(strcmp(u.raw, l.items[i]) == 0);
         et_url_free(&u);
     }
+    if (!comma_free(&l))
+        goto out;
     struct et_buf b = ET_BUF_INIT;
     join(&b, &l, NULL);
     FUZZ_CHECK(et_urls_parse(b.data, &again, t_err, sizeof(t_err)) == 0);
@@ -86,6 +102,7 @@ static void check_list(const char *s)
         FUZZ_CHECK(strcmp(again.items[i], l.items[i]) == 0);
     et_buf_free(&b);
     et_strlist_free(&again);
+out:
     et_strlist_free(&l);
 }
 
@@ -99,6 +116,7 @@ static void check_cluster(const char *s)
         return;
     }
     size_t urls = 0;
+    bool rejoin = true; /* see comma_free() */
     struct et_buf b = ET_BUF_INIT;
     for (size_t i = 0; i < m.count; i++) {
         FUZZ_CHECK(m.members[i].name != NULL);
@@ -114,9 +132,12 @@ static void check_cluster(const char *s)
             et_url_free(&u);
         }
         urls += m.members[i].peer_urls.count;
+        rejoin = rejoin && comma_free(&m.members[i].peer_urls);
         join(&b, &m.members[i].peer_urls, m.members[i].name);
     }
     FUZZ_CHECK(urls == count_parts(s, true));
+    if (!rejoin)
+        goto out;
     FUZZ_CHECK(et_initial_cluster_parse(b.data ? b.data : "", &again, t_err, sizeof(t_err)) == 0);
     FUZZ_CHECK(again.count == m.count);
     for (size_t i = 0; i < m.count; i++) {
@@ -126,8 +147,9 @@ static void check_cluster(const char *s)
             FUZZ_CHECK(
                 strcmp(again.members[i].peer_urls.items[j], m.members[i].peer_urls.items[j]) == 0);
     }
-    et_buf_free(&b);
     et_cluster_members_free(&again);
+out:
+    et_buf_free(&b);
     et_cluster_members_free(&m);
 }
 
