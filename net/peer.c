@@ -424,6 +424,16 @@ static void peer_fail(struct net_peers *p, struct net_peer *peer, const char *wh
     peer->retry_ns = now + (int64_t)peer->backoff_ms * ET_NS_PER_MSEC;
 }
 
+/* Whether a TLS failure is logged now: at most once per TLS_LOG_EVERY_NS for each @last_ns (the
+ * callers retry, and each retry fails the same way). Any thread. */
+static bool tls_log_due(int64_t *last_ns)
+{
+    int64_t now = et_mono_ns(), last = __atomic_load_n(last_ns, __ATOMIC_RELAXED);
+    return (last == 0 || now - last >= TLS_LOG_EVERY_NS) &&
+           __atomic_compare_exchange_n(last_ns, &last, now, false, __ATOMIC_RELAXED,
+                                       __ATOMIC_RELAXED);
+}
+
 /* A TLS call on an https peer failed (SSL_get_error() = @e, errno @sys): log why (at most once
  * per TLS_LOG_EVERY_NS per peer, the reconnections repeat it), then the ordinary failure path. */
 static void peer_fail_tls(struct net_peers *p, struct net_peer *peer, const char *what, int e,
@@ -431,9 +441,7 @@ static void peer_fail_tls(struct net_peers *p, struct net_peer *peer, const char
 {
     char why[256];
     tls_reason(peer->ssl, e, sys, why, sizeof(why));
-    int64_t now = et_mono_ns();
-    if (peer->tls_logged_ns == 0 || now - peer->tls_logged_ns >= TLS_LOG_EVERY_NS) {
-        peer->tls_logged_ns = now;
+    if (tls_log_due(&peer->tls_logged_ns)) {
         /* TLS 1.3 servers check the client certificate after the client's handshake is over:
          * a refusal shows as the first request failing, often as a plain reset */
         bool hint = peer->state != PEER_HANDSHAKE && !peer->answered && e == SSL_ERROR_SYSCALL;
@@ -954,16 +962,7 @@ static int tls_get_wait(SSL *ssl, int fd, int r, int sys, int64_t deadline, char
     return -EPROTO;
 }
 
-/* Callers of net_http_get() retry for a while: one line per TLS_LOG_EVERY_NS is enough. */
-static void http_get_tls_failed(const char *url, const char *err)
-{
-    static int64_t logged_ns;
-    int64_t now = et_mono_ns(), last = __atomic_load_n(&logged_ns, __ATOMIC_RELAXED);
-    if ((last == 0 || now - last >= TLS_LOG_EVERY_NS) &&
-        __atomic_compare_exchange_n(&logged_ns, &last, now, false, __ATOMIC_RELAXED,
-                                    __ATOMIC_RELAXED))
-        et_warn("peer: TLS with %s failed: %s", url, err);
-}
+static int64_t tls_get_logged_ns; /* net_http_get()'s TLS failures, any thread */
 
 int net_http_get(const char *url, const char *path, const struct net_peer_tls *tls,
                  uint32_t timeout_ms, struct et_buf *resp)
@@ -1091,7 +1090,8 @@ int net_http_get(const char *url, const char *path, const struct net_peer_tls *t
     ret = resp->len && sscanf(resp->data, "HTTP/1.%*d %d", &status) == 1 ? status : -EBADMSG;
     goto out;
 tls_failed:
-    http_get_tls_failed(url, err);
+    if (tls_log_due(&tls_get_logged_ns))
+        et_warn("peer: TLS with %s failed: %s", url, err);
     ret = -EPROTO;
 out:
     if (ssl)

@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int ret = et_srv_parse(data, size, &r);
     FUZZ_CHECK(ret == 0 || ret == -1);
     FUZZ_CHECK(size >= NS_HFIXEDSZ || (ret == -1 && r.count == 0));
-    /* every SRV record takes at least 10 fixed bytes and 7 of data */
+    /* every SRV record takes an owner name (1 byte or more), 10 fixed bytes and 7 of data */
     FUZZ_CHECK(r.count <= size / 17);
     for (size_t i = 0; i < r.count; i++) {
         size_t len = strlen(r.v[i].target);
