@@ -129,8 +129,6 @@ struct raft_node {
     int64_t st_leader_since_ns;
     uint64_t st_recv_append, st_send_append; /* atomics */
     uint64_t st_rates[4];                    /* atomics: bit patterns of doubles */
-    pthread_mutex_t st_conf_lock;
-    struct raft_conf st_conf; /* guarded by st_conf_lock */
 
     /* node thread */
     raft_term durable_term;      /* hard state last made durable (decides whether a Ready syncs) */
@@ -215,11 +213,6 @@ static void publish_status(struct raft_node *n)
     __atomic_store_n(&n->st_commit, info.commit, __ATOMIC_RELAXED);
     __atomic_store_n(&n->st_applied, n->applied, __ATOMIC_RELEASE);
     __atomic_store_n(&n->st_snap_index, n->snap_index, __ATOMIC_RELAXED);
-    const struct raft_conf *c = raft_get_conf(n->r);
-    pthread_mutex_lock(&n->st_conf_lock);
-    if (memcmp(c, &n->st_conf, sizeof(*c)) != 0)
-        n->st_conf = *c;
-    pthread_mutex_unlock(&n->st_conf_lock);
 }
 
 static void rate_add(struct node_rate *r, int64_t now, size_t bytes)
@@ -295,9 +288,6 @@ void raft_node_status(struct raft_node *n, struct raft_status *out)
     out->recv_bandwidth_rate = load_double(&n->st_rates[1]);
     out->send_pkg_rate = load_double(&n->st_rates[2]);
     out->send_bandwidth_rate = load_double(&n->st_rates[3]);
-    pthread_mutex_lock(&n->st_conf_lock);
-    out->conf = n->st_conf;
-    pthread_mutex_unlock(&n->st_conf_lock);
 }
 
 /* ---- producers --------------------------------------------------------------------------- */
@@ -1408,7 +1398,6 @@ static void node_free(struct raft_node *n)
     et_free(n->chold.v);
     et_free(n->cpend.v);
     et_free(n->cfwd.v);
-    pthread_mutex_destroy(&n->st_conf_lock);
     et_buf_free(&n->scratch);
     et_free(n->wal_dir);
     et_free(n->snap_dir);
@@ -1441,7 +1430,6 @@ int raft_node_start(const struct raft_node_config *cfg, struct raft_node **out)
     et_mpsc_init(&n->reads, cfg->queue_max);
     et_mpsc_init(&n->inbound, cfg->queue_max ? cfg->queue_max : 4096);
     et_mpsc_init(&n->changes, 1024);
-    pthread_mutex_init(&n->st_conf_lock, NULL);
     n->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (n->efd < 0) {
         ret = -errno;

@@ -146,7 +146,6 @@ struct raft_status {
     double recv_bandwidth_rate; /* bytes/s, same window */
     double send_pkg_rate;
     double send_bandwidth_rate;
-    struct raft_conf conf; /* the latest configuration (voters and learners) */
 };
 
 /*
@@ -184,7 +183,8 @@ ET_NODISCARD int raft_node_read_within(struct raft_node *n, struct raft_read *r,
  */
 ET_NODISCARD int raft_node_receive(struct raft_node *n, const void *msg, size_t len);
 
-/* A consistent-enough snapshot of the node's state (atomic loads). Thread: any. */
+/* A consistent-enough snapshot of the node's state: atomic loads only, no lock, so reactors call it
+ * on every request. Thread: any. */
 void raft_node_status(struct raft_node *n, struct raft_status *out);
 
 #endif
