@@ -57,6 +57,7 @@ void api_begin_shutdown(struct api *a)
 {
     __atomic_store_n(&a->stopping, true, __ATOMIC_RELEASE);
     api__expiry_stop(a);
+    api__auth_stop(a); /* while the reactors still run: waiting requests get their answer */
 }
 
 void api_free(struct api *a)
@@ -145,6 +146,8 @@ static int route(struct api *a, h2o_req_t *req, bool peer)
         api__send_message(req, 503, "server is starting", false, false);
         return 0;
     }
+    if (!peer && api__auth_defer(a, req))
+        return 0; /* back through api__route_again() once its credentials are checked */
     enum api_path_kind kind =
         api_keys_path(req->input.path.base, req->input.path.len, NULL, &location, NULL, NULL);
     if (kind != API_PATH_BAD && api__method_is(req, "OPTIONS")) {
@@ -188,6 +191,11 @@ static int route(struct api *a, h2o_req_t *req, bool peer)
     }
     et_buf_free(&location);
     return 0;
+}
+
+void api__route_again(struct api *a, h2o_req_t *req)
+{
+    (void)route(a, req, false);
 }
 
 int api_client_on_req(h2o_handler_t *self, h2o_req_t *req)

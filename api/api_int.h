@@ -182,6 +182,10 @@ void api__guard(h2o_req_t *req, void **ptr, struct api_guard **self);
 /* The owner is done with the request: the guard will not touch the owner any more. */
 void api__unguard(struct api_guard **self);
 
+/* api.c: a request a handler set aside, routed again from the start on its reactor (client
+ * port only) */
+void api__route_again(struct api *a, h2o_req_t *req);
+
 /* keys.c */
 int api__keys(struct api *a, h2o_req_t *req);
 void api__dispatch_batch(struct et_msg *m);
@@ -214,6 +218,11 @@ void api__auth_init(struct api *a);
 void api__auth_free(struct api *a);
 /* Answers /v2/auth/... and refuses member changes without root; false: not handled. */
 bool api__auth_route(struct api *a, h2o_req_t *req);
+/* Credentials not checked yet: the request waits for the bcrypt worker, then runs again. True
+ * when it was taken. Thread: reactor. */
+bool api__auth_defer(struct api *a, h2o_req_t *req);
+/* Stops the bcrypt worker; requests still waiting for it are answered 500. Thread: main. */
+void api__auth_stop(struct api *a);
 /* The permission check of a /v2/keys request; false: 401 already sent. */
 bool api__auth_keys(struct api *a, h2o_req_t *req, const char *key, size_t key_len, bool recursive);
 /* Raft thread: applies @entry when it is an auth command (true), else returns false. */

@@ -17,14 +17,20 @@
  * (listings, waitIndex history scans of "/") can reach a password hash.
  *
  * Passwords: bcrypt through libxcrypt's crypt(3) ("$2b$", cost 10 as etcd's v2 auth). Checking
- * a bcrypt hash costs tens of milliseconds, which etcd pays on every authenticated request; a
- * reactor cannot, so the outcome of a check is remembered under SHA-256(hash || password) in a
- * small cache (a new hash after a password change never matches an old entry). A first check
- * and hashing a new password still run on the reactor (about 0.3 s at cost 10 here).
+ * a bcrypt hash costs about 50 ms of CPU, which etcd pays on every authenticated request. A
+ * reactor cannot pay it (every connection of the reactor would wait), so:
+ *   - the outcome of a check is remembered under SHA-256(hash || password) in a small cache (a
+ *     new hash after a password change never matches an old entry);
+ *   - a request whose credentials are not in the cache, and a user PUT that must hash a new
+ *     password, are handed to one worker thread ("auth-bcrypt"). When the worker is done, the
+ *     request runs again from the start on its reactor (api__route_again) with the result at
+ *     hand (@redo), so no handler ever waits and none runs twice past its checks.
  *
  * Threads: handlers and checks run on reactors under the read side of @lock; the Raft thread
  * takes the write side to apply commands and snapshots. @enabled mirrors st.enabled so that
- * requests pay nothing while auth is off.
+ * requests pay nothing while auth is off. The worker takes only @work_lock (its queue, held
+ * briefly by the reactors that fill it) and @cache_lock; a job's request pointer belongs to
+ * the reactor (its guard clears it there), the worker fills in the result alone.
  */
 #include <crypt.h>
 #include <errno.h>
@@ -51,6 +57,27 @@ enum cache_state {
     CACHE_BAD,  /* it did not (a client retrying a wrong password costs one bcrypt check) */
 };
 
+/* bcrypt work for the worker thread: check a password against a hash, or hash a new one. */
+enum job_kind {
+    JOB_CHECK,
+    JOB_HASH
+};
+
+struct auth_job {
+    struct et_msg msg; /* back to the request's reactor */
+    struct auth_job *next;
+    struct api *api;
+    struct api_reactor *reactor;
+    h2o_req_t *req; /* NULL once the request went away */
+    struct api_guard *guard;
+    uint8_t kind;   /* enum job_kind */
+    bool done;      /* the worker ran it (else it stopped first) */
+    char *password; /* the password to check or hash */
+    char *hash;     /* JOB_CHECK: the user's hash; JOB_HASH: the result, NULL on failure */
+    unsigned char digest[32]; /* JOB_CHECK: cache key */
+    int state;                /* JOB_CHECK: CACHE_GOOD or CACHE_BAD */
+};
+
 struct api_auth {
     pthread_rwlock_t lock;
     struct auth_state st; /* under @lock; written by the Raft thread only */
@@ -59,13 +86,27 @@ struct api_auth {
     unsigned char cache[AUTH_CACHE_MAX][32]; /* SHA-256(hash || 0 || password) */
     uint8_t cache_state[AUTH_CACHE_MAX];     /* enum cache_state */
     unsigned cache_next;
+    /* the bcrypt worker, started on first use */
+    pthread_mutex_t work_lock;
+    pthread_cond_t work_cv;
+    struct auth_job *work_head, **work_tail;
+    pthread_t worker;
+    bool worker_running, worker_stop;
 };
+
+/* Reactor: the job whose request runs again (set only during api__route_again). */
+static __thread const struct auth_job *redo;
+
+static void worker_stop(struct api_auth *au);
 
 void api__auth_init(struct api *a)
 {
     struct api_auth *au = et_calloc(1, sizeof(*au));
     ET_ASSERT(pthread_rwlock_init(&au->lock, NULL) == 0);
     ET_ASSERT(pthread_mutex_init(&au->cache_lock, NULL) == 0);
+    ET_ASSERT(pthread_mutex_init(&au->work_lock, NULL) == 0);
+    ET_ASSERT(pthread_cond_init(&au->work_cv, NULL) == 0);
+    au->work_tail = &au->work_head;
     auth_state_init(&au->st);
     a->auth = au;
 }
@@ -75,9 +116,12 @@ void api__auth_free(struct api *a)
     struct api_auth *au = a->auth;
     if (au == NULL)
         return;
+    worker_stop(au);
     auth_state_free(&au->st);
     pthread_rwlock_destroy(&au->lock);
     pthread_mutex_destroy(&au->cache_lock);
+    pthread_mutex_destroy(&au->work_lock);
+    pthread_cond_destroy(&au->work_cv);
     et_free(au);
     a->auth = NULL;
 }
@@ -119,8 +163,8 @@ static char *password_hash(const char *password)
     return out;
 }
 
-/* True when @password is the password of user @name (as the state is now). */
-static bool password_ok(struct api_auth *au, const char *name, const char *password)
+/* The hash of user @name (new), or NULL when it has none or does not exist. */
+static char *user_hash(struct api_auth *au, const char *name)
 {
     char *hash = NULL;
     pthread_rwlock_rdlock(&au->lock);
@@ -128,39 +172,58 @@ static bool password_ok(struct api_auth *au, const char *name, const char *passw
     if (u && u->hash[0])
         hash = et_strdup(u->hash);
     pthread_rwlock_unlock(&au->lock);
-    if (hash == NULL)
-        return false;
+    return hash;
+}
 
-    unsigned char d[32];
+/* A known outcome for cache key @d: the job being run again, or the cache; else CACHE_UNUSED. */
+static int known_outcome(struct api_auth *au, const unsigned char d[32])
+{
+    if (redo && redo->kind == JOB_CHECK && memcmp(redo->digest, d, 32) == 0)
+        return redo->state;
     int state = CACHE_UNUSED;
-    cache_digest(hash, password, d);
     pthread_mutex_lock(&au->cache_lock);
     for (unsigned i = 0; i < AUTH_CACHE_MAX && state == CACHE_UNUSED; i++)
         if (au->cache_state[i] != CACHE_UNUSED && memcmp(au->cache[i], d, 32) == 0)
             state = au->cache_state[i];
     pthread_mutex_unlock(&au->cache_lock);
-    if (state == CACHE_UNUSED) {
-        /* the slow check runs without the state lock, so the Raft thread never waits for it */
-        struct crypt_data *cd = et_calloc(1, sizeof(*cd));
-        const char *h = crypt_rn(password, hash, cd, (int)sizeof(*cd));
-        size_t n = strlen(hash);
-        state =
-            h != NULL && strlen(h) == n && CRYPTO_memcmp(h, hash, n) == 0 ? CACHE_GOOD : CACHE_BAD;
-        explicit_bzero(cd, sizeof(*cd));
-        et_free(cd);
-        pthread_mutex_lock(&au->cache_lock);
-        memcpy(au->cache[au->cache_next], d, 32);
-        au->cache_state[au->cache_next] = (uint8_t)state;
-        au->cache_next = (au->cache_next + 1) % AUTH_CACHE_MAX;
-        pthread_mutex_unlock(&au->cache_lock);
-    }
+    return state;
+}
+
+/* The slow part: bcrypt @password against @hash and remember the outcome. Thread: any. */
+static int check_and_remember(struct api_auth *au, const char *hash, const char *password,
+                              const unsigned char d[32])
+{
+    struct crypt_data *cd = et_calloc(1, sizeof(*cd));
+    const char *h = crypt_rn(password, hash, cd, (int)sizeof(*cd));
+    size_t n = strlen(hash);
+    int state =
+        h != NULL && strlen(h) == n && CRYPTO_memcmp(h, hash, n) == 0 ? CACHE_GOOD : CACHE_BAD;
+    explicit_bzero(cd, sizeof(*cd));
+    et_free(cd);
+    pthread_mutex_lock(&au->cache_lock);
+    memcpy(au->cache[au->cache_next], d, 32);
+    au->cache_state[au->cache_next] = (uint8_t)state;
+    au->cache_next = (au->cache_next + 1) % AUTH_CACHE_MAX;
+    pthread_mutex_unlock(&au->cache_lock);
+    return state;
+}
+
+/* True when @password is the password of user @name (as the state is now). */
+static bool password_ok(struct api_auth *au, const char *name, const char *password)
+{
+    char *hash = user_hash(au, name);
+    if (hash == NULL)
+        return false;
+    unsigned char d[32];
+    cache_digest(hash, password, d);
+    int state = known_outcome(au, d);
+    if (state == CACHE_UNUSED) /* only when the worker could not be used (api__auth_defer) */
+        state = check_and_remember(au, hash, password, d);
     bool ok = state == CACHE_GOOD;
     explicit_bzero(d, sizeof(d));
     et_free(hash);
     return ok;
 }
-
-/* ---- who is asking -------------------------------------------------------------------------- */
 
 /* The Authorization header's value (NULL when absent or empty: Go's Header.Get == ""). */
 static const h2o_iovec_t *authorization(h2o_req_t *req)
@@ -170,6 +233,153 @@ static const h2o_iovec_t *authorization(h2o_req_t *req)
         return NULL;
     return &req->headers.entries[i].value;
 }
+
+/* ---- the bcrypt worker ---------------------------------------------------------------------- */
+
+static void job_free(struct auth_job *j)
+{
+    if (j->password) {
+        explicit_bzero(j->password, strlen(j->password));
+        et_free(j->password);
+    }
+    et_free(j->hash);
+    et_free(j);
+}
+
+/* Reactor: the worker is done with @j; the request (if still there) runs again from the start. */
+static void job_finished(struct et_msg *m)
+{
+    struct auth_job *j = (struct auth_job *)((char *)m - offsetof(struct auth_job, msg));
+    h2o_req_t *req = j->req;
+    if (req) {
+        api__unguard(&j->guard);
+        if (!j->done) {
+            api__send_message(req, 500, "etcdserver: server stopped", false, true);
+        } else {
+            redo = j;
+            api__route_again(j->api, req);
+            redo = NULL;
+        }
+    }
+    job_free(j);
+}
+
+static void job_post(struct auth_job *j)
+{
+    j->msg.fn = job_finished;
+    j->api->cfg.host.post(j->reactor->handle, &j->msg);
+}
+
+static void *worker_main(void *arg)
+{
+    struct api_auth *au = arg;
+    pthread_setname_np(pthread_self(), "auth-bcrypt");
+    pthread_mutex_lock(&au->work_lock);
+    for (;;) {
+        while (au->work_head == NULL && !au->worker_stop)
+            pthread_cond_wait(&au->work_cv, &au->work_lock);
+        struct auth_job *j = au->work_head;
+        if (j == NULL)
+            break; /* stopping, nothing left */
+        if ((au->work_head = j->next) == NULL)
+            au->work_tail = &au->work_head;
+        if (!au->worker_stop) {
+            pthread_mutex_unlock(&au->work_lock);
+            if (j->kind == JOB_CHECK)
+                j->state = check_and_remember(au, j->hash, j->password, j->digest);
+            else
+                j->hash = password_hash(j->password);
+            j->done = true;
+            pthread_mutex_lock(&au->work_lock);
+        }
+        job_post(j); /* a job left when stopping goes back undone */
+    }
+    pthread_mutex_unlock(&au->work_lock);
+    return NULL;
+}
+
+static void worker_stop(struct api_auth *au)
+{
+    pthread_mutex_lock(&au->work_lock);
+    bool running = au->worker_running;
+    au->worker_stop = true;
+    pthread_cond_signal(&au->work_cv);
+    pthread_mutex_unlock(&au->work_lock);
+    if (running)
+        pthread_join(au->worker, NULL);
+    au->worker_running = false;
+}
+
+/*
+ * Reactor: hands @j to the worker; the request waits for job_finished(). False when the worker
+ * is stopped or cannot start (the caller then does the work itself); @j is then freed.
+ */
+static bool job_submit(struct api *a, h2o_req_t *req, struct auth_job *j)
+{
+    struct api_auth *au = a->auth;
+    bool ok = !__atomic_load_n(&a->stopping, __ATOMIC_ACQUIRE);
+    j->api = a;
+    j->reactor = api__reactor(a);
+    j->req = req;
+    pthread_mutex_lock(&au->work_lock);
+    ok = ok && !au->worker_stop;
+    if (ok && !au->worker_running) {
+        ok = pthread_create(&au->worker, NULL, worker_main, au) == 0;
+        au->worker_running = ok;
+        if (!ok)
+            et_warn("auth: no bcrypt worker thread: passwords are checked on the reactors");
+    }
+    if (ok) {
+        api__guard(req, (void **)&j->req, &j->guard);
+        *au->work_tail = j;
+        au->work_tail = &j->next;
+        pthread_cond_signal(&au->work_cv);
+    }
+    pthread_mutex_unlock(&au->work_lock);
+    if (!ok)
+        job_free(j);
+    return ok;
+}
+
+void api__auth_stop(struct api *a)
+{
+    if (a->auth)
+        worker_stop(a->auth);
+}
+
+bool api__auth_defer(struct api *a, h2o_req_t *req)
+{
+    struct api_auth *au = a->auth;
+    const h2o_iovec_t *hdr;
+    char *user = NULL, *password = NULL;
+    if (!auth_on(a) || (hdr = authorization(req)) == NULL ||
+        auth_basic_parse(hdr->base, hdr->len, &user, &password) != 0)
+        return false;
+    char *hash = user_hash(au, user);
+    et_free(user);
+    struct auth_job *j = NULL;
+    if (hash) {
+        j = et_calloc(1, sizeof(*j));
+        cache_digest(hash, password, j->digest);
+        if (known_outcome(au, j->digest) != CACHE_UNUSED) {
+            explicit_bzero(j->digest, sizeof(j->digest));
+            et_free(j);
+            j = NULL;
+        }
+    }
+    if (j == NULL) {
+        et_free(hash);
+        explicit_bzero(password, strlen(password));
+        et_free(password);
+        return false;
+    }
+    j->kind = JOB_CHECK;
+    j->hash = hash;
+    j->password = password;
+    return job_submit(a, req, j);
+}
+
+/* ---- who is asking -------------------------------------------------------------------------- */
 
 /* Basic credentials that name a user and carry its password; returns the name (new) or NULL. */
 static char *authenticate(struct api *a, const h2o_iovec_t *hdr)
@@ -500,7 +710,18 @@ static void user_put(struct api *a, h2o_req_t *req, const char *name)
     } else {
         c.op = AUTH_OP_USER_UPDATE;
     }
-    c.hash = r.password[0] ? password_hash(r.password) : et_strdup("");
+    if (!r.password[0]) {
+        c.hash = et_strdup("");
+    } else if (redo && redo->kind == JOB_HASH && strcmp(redo->password, r.password) == 0) {
+        c.hash = redo->hash ? et_strdup(redo->hash) : NULL;
+    } else {
+        struct auth_job *j = et_calloc(1, sizeof(*j));
+        j->kind = JOB_HASH;
+        j->password = et_strdup(r.password);
+        if (job_submit(a, req, j))
+            goto out; /* runs again once the worker has hashed it */
+        c.hash = password_hash(r.password);
+    }
     if (c.hash == NULL) {
         api__send_message(req, 500, "auth: cannot hash the password", false, true);
         goto out;

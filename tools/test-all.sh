@@ -32,7 +32,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
     ctest --test-dir build/asan --output-on-failure -L 'unit|integration' \
     -E 'conformance_v2diff|bench_|ctl_compare'
 
-echo "== tsan: threaded tests, and the server under load (reactors, Raft thread, TTL timer, peers, TLS peers)"
+echo "== tsan: threaded tests, and the server under load (reactors, Raft thread, TTL timer, peers, TLS peers, bcrypt worker)"
 build build/tsan -DCMAKE_BUILD_TYPE=Debug -DET_SANITIZE=thread
 TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/tsan --output-on-failure -L threaded \
     --no-tests=ignore
