@@ -37,7 +37,7 @@ build build/tsan -DCMAKE_BUILD_TYPE=Debug -DET_SANITIZE=thread
 TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/tsan --output-on-failure -L threaded \
     --no-tests=ignore
 TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/tsan --output-on-failure \
-    -R 'itest_keys|itest_watch|itest_cluster$|itest_peer_tls'
+    -R 'itest_keys|itest_watch|itest_cluster$|itest_peer_tls|itest_auth'
 
 echo "== fuzz (clang, libFuzzer, ASan+UBSan): 20 s per parser of outside input"
 CC=clang build build/fuzz -DET_FUZZ=ON -DET_SANITIZE=address
