@@ -24,7 +24,9 @@
  *   - a request whose credentials are not in the cache, and a user PUT that must hash a new
  *     password, are handed to one worker thread ("auth-bcrypt"). When the worker is done, the
  *     request runs again from the start on its reactor (api__route_again) with the result at
- *     hand (@redo), so no handler ever waits and none runs twice past its checks.
+ *     hand, so no handler ever waits and none runs twice past its checks;
+ *   - the credentials of a request are looked up once, at the start of its route
+ *     (api__auth_defer); its handler takes the outcome from @known.
  *
  * Threads: handlers and checks run on reactors under the read side of @lock; the Raft thread
  * takes the write side to apply commands and snapshots. @enabled mirrors st.enabled so that
@@ -94,8 +96,16 @@ struct api_auth {
     bool worker_running, worker_stop;
 };
 
-/* Reactor: the job whose request runs again (set only during api__route_again). */
-static __thread const struct auth_job *redo;
+/*
+ * Reactor: what api__auth_defer() found out about the credentials of the request being routed.
+ * It is written at the start of every client request's route, before any handler runs, so a
+ * handler never sees another request's; a request routed again after a job carries that job.
+ */
+static __thread struct {
+    const h2o_req_t *req;
+    int state;                  /* CACHE_GOOD, CACHE_BAD, or CACHE_UNUSED: not known */
+    const struct auth_job *job; /* the worker's job for this request, while it runs again */
+} known;
 
 static void worker_stop(struct api_auth *au);
 
@@ -175,11 +185,9 @@ static char *user_hash(struct api_auth *au, const char *name)
     return hash;
 }
 
-/* A known outcome for cache key @d: the job being run again, or the cache; else CACHE_UNUSED. */
-static int known_outcome(struct api_auth *au, const unsigned char d[32])
+/* The remembered outcome for cache key @d, or CACHE_UNUSED. */
+static int cache_lookup(struct api_auth *au, const unsigned char d[32])
 {
-    if (redo && redo->kind == JOB_CHECK && memcmp(redo->digest, d, 32) == 0)
-        return redo->state;
     int state = CACHE_UNUSED;
     pthread_mutex_lock(&au->cache_lock);
     for (unsigned i = 0; i < AUTH_CACHE_MAX && state == CACHE_UNUSED; i++)
@@ -208,7 +216,12 @@ static int check_and_remember(struct api_auth *au, const char *hash, const char 
     return state;
 }
 
-/* True when @password is the password of user @name (as the state is now). */
+/*
+ * True when @password is the password of user @name (as the state is now). Only for credentials
+ * api__auth_defer() could not settle: auth turned on while the request was being routed, or the
+ * worker is stopping or could not start. A miss in the cache is checked here, on the calling
+ * thread.
+ */
 static bool password_ok(struct api_auth *au, const char *name, const char *password)
 {
     char *hash = user_hash(au, name);
@@ -216,8 +229,8 @@ static bool password_ok(struct api_auth *au, const char *name, const char *passw
         return false;
     unsigned char d[32];
     cache_digest(hash, password, d);
-    int state = known_outcome(au, d);
-    if (state == CACHE_UNUSED) /* only when the worker could not be used (api__auth_defer) */
+    int state = cache_lookup(au, d);
+    if (state == CACHE_UNUSED)
         state = check_and_remember(au, hash, password, d);
     bool ok = state == CACHE_GOOD;
     explicit_bzero(d, sizeof(d));
@@ -256,9 +269,11 @@ static void job_finished(struct et_msg *m)
         if (!j->done) {
             api__send_message(req, 500, "etcdserver: server stopped", false, true);
         } else {
-            redo = j;
+            known.req = req;
+            known.job = j;
             api__route_again(j->api, req);
-            redo = NULL;
+            known.req = NULL;
+            known.job = NULL;
         }
     }
     job_free(j);
@@ -350,44 +365,51 @@ void api__auth_stop(struct api *a)
 bool api__auth_defer(struct api *a, h2o_req_t *req)
 {
     struct api_auth *au = a->auth;
+    const struct auth_job *job = known.req == req ? known.job : NULL; /* set by job_finished */
+    known.req = req;
+    known.job = job;
+    known.state = job && job->kind == JOB_CHECK ? job->state : CACHE_UNUSED;
+
     const h2o_iovec_t *hdr;
     char *user = NULL, *password = NULL;
-    if (!auth_on(a) || (hdr = authorization(req)) == NULL ||
+    if (known.state != CACHE_UNUSED || !auth_on(a) || (hdr = authorization(req)) == NULL ||
         auth_basic_parse(hdr->base, hdr->len, &user, &password) != 0)
-        return false;
+        return false; /* a header that does not parse fails in the handler, as before */
     char *hash = user_hash(au, user);
     et_free(user);
-    struct auth_job *j = NULL;
-    if (hash) {
-        j = et_calloc(1, sizeof(*j));
-        cache_digest(hash, password, j->digest);
-        if (known_outcome(au, j->digest) != CACHE_UNUSED) {
-            explicit_bzero(j->digest, sizeof(j->digest));
-            et_free(j);
-            j = NULL;
-        }
+    unsigned char d[32];
+    if (hash == NULL) {
+        known.state = CACHE_BAD; /* no such user, or one without a password */
+    } else {
+        cache_digest(hash, password, d);
+        known.state = cache_lookup(au, d);
     }
-    if (j == NULL) {
+    if (known.state != CACHE_UNUSED) {
         et_free(hash);
         explicit_bzero(password, strlen(password));
         et_free(password);
         return false;
     }
+    struct auth_job *j = et_calloc(1, sizeof(*j));
+    memcpy(j->digest, d, sizeof(d));
     j->kind = JOB_CHECK;
     j->hash = hash;
     j->password = password;
-    return job_submit(a, req, j);
+    return job_submit(a, req, j); /* false: the handler checks it itself (password_ok) */
 }
 
 /* ---- who is asking -------------------------------------------------------------------------- */
 
-/* Basic credentials that name a user and carry its password; returns the name (new) or NULL. */
-static char *authenticate(struct api *a, const h2o_iovec_t *hdr)
+/* @req's Basic credentials (@hdr) when they name a user and carry its password: the name (new),
+ * else NULL. The outcome api__auth_defer() found for them is used when there is one. */
+static char *authenticate(struct api *a, h2o_req_t *req, const h2o_iovec_t *hdr)
 {
     char *user = NULL, *password = NULL;
     if (auth_basic_parse(hdr->base, hdr->len, &user, &password) != 0)
         return NULL;
-    bool ok = password_ok(a->auth, user, password);
+    bool ok = known.req == req && known.state != CACHE_UNUSED
+                  ? known.state == CACHE_GOOD
+                  : password_ok(a->auth, user, password);
     explicit_bzero(password, strlen(password));
     et_free(password);
     if (!ok) {
@@ -403,7 +425,7 @@ static bool root_access(struct api *a, h2o_req_t *req)
     if (!auth_on(a))
         return true;
     const h2o_iovec_t *hdr = authorization(req);
-    char *name = hdr ? authenticate(a, hdr) : NULL;
+    char *name = hdr ? authenticate(a, req, hdr) : NULL;
     if (name == NULL)
         return false;
     struct api_auth *au = a->auth;
@@ -451,7 +473,7 @@ bool api__auth_keys(struct api *a, h2o_req_t *req, const char *key, size_t key_l
     bool ok = false;
 
     raw_key(req, key, key_len, &k);
-    if (hdr && (name = authenticate(a, hdr)) == NULL)
+    if (hdr && (name = authenticate(a, req, hdr)) == NULL)
         goto out; /* bad credentials never fall back to the guest role */
     pthread_rwlock_rdlock(&au->lock);
     const struct auth_user *u = name ? auth_user_find(&au->st, name, strlen(name)) : NULL;
@@ -712,8 +734,9 @@ static void user_put(struct api *a, h2o_req_t *req, const char *name)
     }
     if (!r.password[0]) {
         c.hash = et_strdup("");
-    } else if (redo && redo->kind == JOB_HASH && strcmp(redo->password, r.password) == 0) {
-        c.hash = redo->hash ? et_strdup(redo->hash) : NULL;
+    } else if (known.req == req && known.job && known.job->kind == JOB_HASH &&
+               strcmp(known.job->password, r.password) == 0) {
+        c.hash = known.job->hash ? et_strdup(known.job->hash) : NULL;
     } else {
         struct auth_job *j = et_calloc(1, sizeof(*j));
         j->kind = JOB_HASH;
