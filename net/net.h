@@ -23,6 +23,7 @@
 
 struct net;
 struct net_reactor;
+struct net_sockets;
 
 enum net_service {
     NET_SERVICE_CLIENT,
@@ -55,11 +56,26 @@ struct net_config {
     /* Called on each reactor thread when net_stop() begins: finish parked responses. */
     void (*on_shutdown)(struct net_reactor *r, void *data);
     void *data;
+    /* The listening sockets from net_bind() (net_start() takes them over, even when it fails);
+     * NULL: net_start() binds them itself. */
+    struct net_sockets *sockets;
 };
 
 /*
- * Binds every listener (for every reactor, SO_REUSEPORT) and starts the reactor threads.
+ * Binds every listener once per reactor (SO_REUSEPORT) and listens, without any thread: the
+ * server does this first, as etcd does, so that a port in use fails the start at once and
+ * clients that connect while the WAL replays wait in the backlog instead of being refused.
  * Returns 0, or a negative errno after logging which address failed.
+ */
+ET_NODISCARD int net_bind(const struct net_listener_config *listeners, size_t listener_count,
+                          unsigned reactor_count, struct net_sockets **out);
+
+/* Closes sockets that never reached net_start(). NULL is fine. */
+void net_sockets_close(struct net_sockets *s);
+
+/*
+ * Starts the reactor threads on cfg->sockets (or binds first, as net_bind()). Returns 0, or a
+ * negative errno after logging which address failed.
  */
 ET_NODISCARD int net_start(const struct net_config *cfg, struct net **out);
 

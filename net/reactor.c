@@ -20,6 +20,7 @@
  * responses (on_shutdown), and runs until its connections are gone or 0.5 s passed; what is
  * still open then (idle keep-alive clients) stays allocated until the process exits.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -685,30 +686,88 @@ static void globalconf_init(struct net *n, int service)
     handler->on_req = n->cfg.on_req[service];
 }
 
+struct net_sockets {
+    unsigned reactor_count;
+    size_t listener_count;
+    int fds[]; /* [reactor * listener_count + listener], -1 when not open */
+};
+
+void net_sockets_close(struct net_sockets *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->reactor_count * s->listener_count; i++)
+        if (s->fds[i] >= 0)
+            close(s->fds[i]);
+    et_free(s);
+}
+
+static unsigned reactor_count_or_cpus(unsigned count)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return count ? count : cpus > 0 ? (unsigned)cpus : 1;
+}
+
+int net_bind(const struct net_listener_config *listeners, size_t listener_count,
+             unsigned reactor_count, struct net_sockets **out)
+{
+    unsigned count = reactor_count_or_cpus(reactor_count);
+    size_t total = count * listener_count;
+    struct net_sockets *s = et_alloc(sizeof(*s) + total * sizeof(s->fds[0]));
+
+    s->reactor_count = count;
+    s->listener_count = listener_count;
+    for (size_t i = 0; i < total; i++)
+        s->fds[i] = -1;
+    for (size_t j = 0; j < listener_count; j++) {
+        int err = probe_free(&listeners[j]);
+        if (err < 0) {
+            char what[128]; /* in Go's words: "address already in use" */
+            snprintf(what, sizeof(what), "%s", strerror(-err));
+            what[0] = (char)tolower((unsigned char)what[0]);
+            et_error("etcdmain: listen tcp %s:%u: bind: %s", listeners[j].host, listeners[j].port,
+                     what);
+            net_sockets_close(s);
+            return err;
+        }
+    }
+    for (unsigned i = 0; i < count; i++) {
+        for (size_t j = 0; j < listener_count; j++) {
+            int fd = listen_on(&listeners[j]);
+            if (fd < 0) {
+                et_error("listen %s:%u failed: %s", listeners[j].host, listeners[j].port,
+                         strerror(-fd));
+                net_sockets_close(s);
+                return fd;
+            }
+            s->fds[i * listener_count + j] = fd;
+        }
+    }
+    *out = s;
+    return 0;
+}
+
 int net_start(const struct net_config *cfg, struct net **out)
 {
-    struct net *n = et_calloc(1, sizeof(*n));
-    unsigned count = cfg->reactor_count;
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    int ret = 0;
+    struct net_sockets *socks = cfg->sockets;
+    unsigned count = reactor_count_or_cpus(cfg->reactor_count);
+    int ret;
 
-    if (count == 0)
-        count = cpus > 0 ? (unsigned)cpus : 1;
+    if (socks == NULL) {
+        ret = net_bind(cfg->listeners, cfg->listener_count, count, &socks);
+        if (ret != 0)
+            return ret;
+    }
+    ET_ASSERT(socks->reactor_count == count && socks->listener_count == cfg->listener_count);
+
+    struct net *n = et_calloc(1, sizeof(*n));
     n->cfg = *cfg;
+    n->cfg.sockets = NULL;
     n->reactor_count = count;
     n->reactors = et_calloc(count, sizeof(*n->reactors));
     for (int s = 0; s < NET_SERVICE_COUNT; s++)
         globalconf_init(n, s);
 
-    for (size_t j = 0; j < cfg->listener_count; j++) {
-        int err = probe_free(&cfg->listeners[j]);
-        if (err < 0) {
-            et_error("listen tcp %s:%u: bind: %s", cfg->listeners[j].host, cfg->listeners[j].port,
-                     strerror(-err));
-            ret = err;
-            goto out_close;
-        }
-    }
     for (unsigned i = 0; i < count; i++) {
         struct net_reactor *r = &n->reactors[i];
         r->net = n;
@@ -719,35 +778,18 @@ int net_start(const struct net_config *cfg, struct net **out)
         r->listeners =
             et_calloc(cfg->listener_count ? cfg->listener_count : 1, sizeof(*r->listeners));
         for (size_t j = 0; j < cfg->listener_count; j++) {
-            const struct net_listener_config *lc = &cfg->listeners[j];
-            int fd = listen_on(lc);
-            if (fd < 0) {
-                et_error("listen %s:%u failed: %s", lc->host, lc->port, strerror(-fd));
-                ret = fd;
-                goto out_close;
-            }
-            r->listeners[j] = (struct net_listener){ .fd = fd, .service = lc->service };
+            int *fd = &socks->fds[i * cfg->listener_count + j];
+            r->listeners[j] =
+                (struct net_listener){ .fd = *fd, .service = cfg->listeners[j].service };
+            *fd = -1; /* the reactor closes it now */
             r->listener_count++;
         }
     }
+    net_sockets_close(socks);
     for (unsigned i = 0; i < count; i++)
         ET_ASSERT(pthread_create(&n->reactors[i].thread, NULL, reactor_main, &n->reactors[i]) == 0);
     *out = n;
     return 0;
-
-out_close:
-    for (unsigned i = 0; i < count; i++) {
-        for (size_t j = 0; j < n->reactors[i].listener_count; j++)
-            close(n->reactors[i].listeners[j].fd);
-        if (n->reactors[i].efd > 0)
-            close(n->reactors[i].efd);
-        et_free(n->reactors[i].listeners);
-    }
-    for (int s = 0; s < NET_SERVICE_COUNT; s++)
-        h2o_config_dispose(&n->globalconf[s]);
-    et_free(n->reactors);
-    et_free(n);
-    return ret;
 }
 
 static struct net *leftover; /* a net whose reactors kept connections open past shutdown */

@@ -745,17 +745,6 @@ int main(int argc, char **argv, char **envp)
         server_free(&s);
         return 1;
     }
-    /* --discovery: the initial cluster comes from the registry (IDs use the URL as token) */
-    if (s.cfg.discovery != NULL &&
-        discovery_bootstrap(&s.cfg,
-                            member_id(&s.cfg.initial_advertise_peer_urls, s.cfg.discovery)) != 0) {
-        server_free(&s);
-        return 1;
-    }
-    if (build_members(&s) != 0 || build_listeners(&s) != 0) {
-        server_free(&s);
-        return 1;
-    }
     unsigned reactors = (unsigned)s.cfg.reactors;
     if (reactors == 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -763,6 +752,27 @@ int main(int argc, char **argv, char **envp)
     }
     if (reactors > 256)
         reactors = 256;
+    /* The ports first, as etcd: one in use ends the start before discovery or the WAL, and
+     * clients that connect meanwhile wait in the backlog for the reactors. */
+    struct net_sockets *sockets = NULL;
+    if (build_listeners(&s) != 0 ||
+        net_bind(s.listeners, s.listener_count, reactors, &sockets) != 0) {
+        server_free(&s);
+        return 1;
+    }
+    /* --discovery: the initial cluster comes from the registry (IDs use the URL as token) */
+    if (s.cfg.discovery != NULL &&
+        discovery_bootstrap(&s.cfg,
+                            member_id(&s.cfg.initial_advertise_peer_urls, s.cfg.discovery)) != 0) {
+        net_sockets_close(sockets);
+        server_free(&s);
+        return 1;
+    }
+    if (build_members(&s) != 0) {
+        net_sockets_close(sockets);
+        server_free(&s);
+        return 1;
+    }
     et_info("etcetera: name = %s, data dir = %s, member id = %llx, cluster id = %llx", s.cfg.name,
             s.cfg.data_dir, (unsigned long long)s.self_id, (unsigned long long)s.cluster_id);
 
@@ -771,6 +781,7 @@ int main(int argc, char **argv, char **envp)
                                    .tls = peer_tls(&s.cfg) };
     if (net_peers_start(&pc, &server_peers) != 0) {
         et_error("etcetera: cannot start the peer transport");
+        net_sockets_close(sockets);
         server_free(&s);
         return 1;
     }
@@ -815,6 +826,7 @@ int main(int argc, char **argv, char **envp)
     int ret = raft_node_start(&rc, &node);
     if (ret != 0) {
         et_error("etcetera: cannot start the raft node in %s: %s", s.cfg.data_dir, strerror(-ret));
+        net_sockets_close(sockets);
         api_free(api);
         net_peers_stop(server_peers);
         server_free(&s);
@@ -847,6 +859,7 @@ int main(int argc, char **argv, char **envp)
         .on_thread_stop = api_reactor_stop,
         .on_shutdown = api_reactor_shutdown,
         .data = api,
+        .sockets = sockets,
     };
     ret = net_start(&nc, &server_net);
     if (ret != 0) {

@@ -42,8 +42,11 @@ TEMPLATE = ("{bin} --data-dir {{data_dir}} --name {{name}} "
 DEVIATIONS = ["version_endpoint"]
 
 # A v2diff run whose servers did not come up (e.g. two parallel runs picked
-# the same free port) is retried once; anything else is a real result.
-STARTUP_FAILURE = re.compile(r"during start-up|not ready after|cannot start|no free ports")
+# the same free port) is retried once; anything else is a real result.  A
+# port taken by another run's server can also answer v2diff's readiness probe
+# before our target finds it in use and exits, hence the bind error.
+STARTUP_FAILURE = re.compile(r"during start-up|not ready after|cannot start|no free ports|"
+                             r"bind: Address already in use")
 
 
 def skip(msg):

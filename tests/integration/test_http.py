@@ -1,14 +1,16 @@
 """HTTP/1.1 connection handling: keep-alive, pipelining (several requests in
 one write, answered in order on the same connection), Connection: close,
-HTTP/1.0, Expect: 100-continue from curl, and many concurrent connections.
+HTTP/1.0, Expect: 100-continue from curl, many concurrent connections, and a
+second server started on a port that is taken.
 """
 
 import http.client
 import json
+import os
 import socket
 import threading
 
-from itestlib import curl, get, put, raw_exchange
+from itestlib import curl, free_port, get, put, raw_exchange
 
 
 def req(method, path, body=None, extra=""):
@@ -156,3 +158,17 @@ def test_concurrent_connections(server, uniq):
     assert not errors
     nodes = get(server, "/v2/keys%s" % uniq).json()["node"]["nodes"]
     assert len(nodes) == 32 and all(n["value"] == "19" for n in nodes)
+
+
+def test_port_in_use_ends_the_start(server, make_server):
+    """A server given a client port that another one listens on exits at once
+    with etcd's error, before it writes anything to its data directory; the
+    first server keeps its port and its clients."""
+    second = make_server(start=False, name="second", ports=(server.client_port, free_port()))
+    second.start(wait=False)
+    assert second.wait_exit(10) == 1
+    assert "listen tcp 127.0.0.1:%d: bind: address already in use" % server.client_port \
+        in second.log()
+    assert os.listdir(second.data_dir) == []
+    r = get(server, "/v2/members")
+    assert [m["name"] for m in r.json()["members"]] == [server.name]
