@@ -4,11 +4,13 @@
 Runs ../shared/conformance/v2diff.py (the repository's parent holds shared/)
 against a server binary with the --target-cmd template from v2diff's
 docstring: every sample scenario, our own scenarios in tests/conformance/,
-and --randomized OPS for seeds 1..SEEDS.  The v2diff runs are independent (each
-starts its own reference etcd and target), so several run at once; they mostly
-wait on the servers, not the CPU.
+and --randomized OPS for seeds 1..SEEDS.  With --ctl, also the shared
+etcdctl_diff.py (etcdctl against both servers, and etcetera-ctl against the
+target).  The runs are independent (each starts its own reference etcd and
+target), so several run at once; they mostly wait on the servers, not the CPU.
 
-    run_conformance.py --server build/release/server/etcetera
+    run_conformance.py --server build/release/server/etcetera \
+        --ctl build/release/tools/etcetera-ctl
     run_conformance.py --server etcd       # self-check: etcd against etcd
 
 Exits 0 when every run passed, 1 otherwise, 77 (ctest's skip code) when the
@@ -61,7 +63,8 @@ def main():
     p.add_argument("--seeds", type=int, default=20, help="randomized seeds 1..N (default 20)")
     p.add_argument("--ops", type=int, default=300, help="operations per randomized run")
     p.add_argument("--jobs", type=int, default=4, help="v2diff runs at once (default 4)")
-    p.add_argument("--only", choices=["sample", "ours", "random"], action="append",
+    p.add_argument("--ctl", help="etcetera-ctl binary: also run etcdctl_diff.py")
+    p.add_argument("--only", choices=["sample", "ours", "random", "etcdctl"], action="append",
                    help="run only these parts (repeatable)")
     args = p.parse_args()
 
@@ -78,29 +81,39 @@ def main():
             skip("server binary '%s' not built" % args.server)
         target = ["--target-cmd", TEMPLATE.format(bin=shlex.quote(os.path.abspath(args.server)))]
 
-    parts = set(args.only or ["sample", "ours", "random"])
-    runs = []
+    parts = set(args.only or ["sample", "ours", "random", "etcdctl"])
+    runs = []  # (label, script, extra arguments)
     if "sample" in parts:
         if args.server == "etcd":
-            runs.append(("sample scenarios", []))
+            runs.append(("sample scenarios", v2diff, []))
         else:
             print("not compared (documented deviations): " + ", ".join(DEVIATIONS))
-            runs.append(("sample scenarios",
+            runs.append(("sample scenarios", v2diff,
                          ["--filter", "^(?!(%s)$)" % "|".join(DEVIATIONS)]))
     if "ours" in parts:
-        runs.append(("tests/conformance scenarios",
+        runs.append(("tests/conformance scenarios", v2diff,
                      ["--scenarios", os.path.join(REPO, "tests", "conformance")]))
     if "random" in parts:
         for seed in range(1, args.seeds + 1):
-            runs.append(("randomized seed %d" % seed,
+            runs.append(("randomized seed %d" % seed, v2diff,
                          ["--randomized", str(args.ops), "--seed", str(seed)]))
+
+    etcdctl_diff = os.path.join(args.shared, "conformance", "etcdctl_diff.py")
+    if "etcdctl" in parts and args.ctl and os.path.isfile(etcdctl_diff):
+        if not shutil.which("etcdctl"):
+            print("not run: etcdctl_diff.py (etcdctl is not installed; Debian: etcd-client)")
+        elif args.server == "etcd":
+            runs.insert(0, ("etcdctl_diff", etcdctl_diff, []))
+        else:
+            runs.insert(0, ("etcdctl_diff", etcdctl_diff,
+                            ["--target-ctl", os.path.abspath(args.ctl)]))
 
     results = {}
     lock = threading.Lock()
     queue = list(runs)
 
-    def one(label, extra):
-        cmd = [sys.executable, v2diff] + target + extra
+    def one(script, extra):
+        cmd = [sys.executable, script] + target + extra
         for attempt in (1, 2):
             t0 = time.time()
             proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
@@ -113,11 +126,12 @@ def main():
             with lock:
                 if not queue:
                     return
-                label, extra = queue.pop(0)
-            rc, out, secs = one(label, extra)
+                label, script, extra = queue.pop(0)
+            rc, out, secs = one(script, extra)
             with lock:
                 results[label] = (rc, out, secs)
-                summary = [ln for ln in out.splitlines() if ln.startswith("conformance:")]
+                summary = [ln for ln in out.splitlines()
+                           if ln.startswith(("conformance:", "etcdctl:"))]
                 print("%-28s %s  %s (%.0fs)" % (label, "ok  " if rc == 0 else "FAIL",
                                                  summary[-1] if summary else "no summary", secs))
                 sys.stdout.flush()
@@ -129,7 +143,7 @@ def main():
     for t in threads:
         t.join()
 
-    failed = [label for label, _ in runs if results[label][0] != 0]
+    failed = [label for label, _, _ in runs if results[label][0] != 0]
     for label in failed:
         rc, out, _ = results[label]
         lines = out.splitlines()
