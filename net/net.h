@@ -6,8 +6,8 @@
  * request handler per service (client, peer). Cross-thread work comes back to a reactor as a
  * struct et_msg posted with net_post() (lock-free queue + one eventfd wake-up).
  *
- * Threads: net_start()/net_stop() from the main thread; everything else from reactor threads
- * unless marked "Thread: any".
+ * Threads: net_bind(), net_start() and net_stop() from the main thread; everything else from
+ * reactor threads unless marked "Thread: any".
  */
 #ifndef ET_NET_NET_H
 #define ET_NET_NET_H

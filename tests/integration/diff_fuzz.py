@@ -443,6 +443,35 @@ def expires_soon(obj, approx_cls):
     return False
 
 
+def expirations(obj, approx_cls, out):
+    """Seconds from now of every expiration in a normalized answer."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k == "expiration" and isinstance(v, approx_cls):
+                out.append(v.value)
+            else:
+                expirations(v, approx_cls, out)
+    elif isinstance(obj, list):
+        for v in obj:
+            expirations(v, approx_cls, out)
+    return out
+
+
+# etcd removes expired nodes on its leader's 500 ms tick, etcetera at the expiration time, so
+# for up to half a second the two differ by that removal (and its index).  No request is sent
+# from just before a known expiration until both have surely removed the node.
+EXPIRY_GUARD = (0.2, 1.2)
+
+
+def wait_out_expiries(pending):
+    now = time.monotonic()
+    for t in sorted(pending):
+        if t - EXPIRY_GUARD[0] <= now < t + EXPIRY_GUARD[1]:
+            time.sleep(t + EXPIRY_GUARD[1] - now)
+            now = time.monotonic()
+    pending[:] = [t for t in pending if t + EXPIRY_GUARD[1] > now]
+
+
 # In-order names (20 digits) inside a Location or redirect body, before the query.
 IN_ORDER_Q = re.compile(r"(?<=/)(\d{20})(?=[?\"])")
 
@@ -517,11 +546,13 @@ def run_seed(v2, args, seed, target_tpl, etcd_tpl):
         gen = Gen(seed, slow=not args.short)
         diffs_found = []
         outcomes = {}
+        pending_expiries = []  # time.monotonic() of expirations seen in answers
         for i in range(1, args.ops + 1):
             st = gen.next_request()
             while len(st["req"]) > 4000:
                 # request lines over 4096 bytes: 3.4 resets the connection (spec Q12)
                 st = gen.next_request()
+            wait_out_expiries(pending_expiries)
             norms = []
             descs = []
             queries = []
@@ -557,6 +588,9 @@ def run_seed(v2, args, seed, target_tpl, etcd_tpl):
                     n["headers"]["location"] = loc[:-len(q)] + "<query>"
                 if q and isinstance(n.get("body"), str):
                     n["body"] = n["body"].replace(q.replace("&", "&amp;"), "<query>")
+            sent = time.monotonic()
+            pending_expiries.extend(sent + left for left in
+                                    expirations(norms[0], v2.Approx, []) if left >= 2.0)
             if st.get("sleep_after"):
                 time.sleep(st["sleep_after"])
             elif expires_soon(norms[0], v2.Approx) or expires_soon(norms[1], v2.Approx):
