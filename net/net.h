@@ -42,7 +42,6 @@ struct net_listener_config {
 struct net_config {
     const struct net_listener_config *listeners;
     size_t listener_count;
-    unsigned reactor_count;        /* threads; 0 = online CPUs */
     size_t max_connections;        /* process-wide; beyond it new connections get a 503 */
     uint64_t idle_timeout_ms;      /* keep-alive idle connections are closed after this */
     uint64_t req_timeout_ms;       /* headers and body must arrive within this */
@@ -56,16 +55,14 @@ struct net_config {
     /* Called on each reactor thread when net_stop() begins: finish parked responses. */
     void (*on_shutdown)(struct net_reactor *r, void *data);
     void *data;
-    /* The listening sockets from net_bind() (net_start() takes them over, even when it fails);
-     * NULL: net_start() binds them itself. */
-    struct net_sockets *sockets;
 };
 
 /*
- * Binds every listener once per reactor (SO_REUSEPORT) and listens, without any thread: the
- * server does this first, as etcd does, so that a port in use fails the start at once and
- * clients that connect while the WAL replays wait in the backlog instead of being refused.
- * Returns 0, or a negative errno after logging which address failed.
+ * Binds every listener once for each of @reactor_count (>= 1) reactors (SO_REUSEPORT) and
+ * listens, without any thread: the server does this first, as etcd does, so that a port in use
+ * fails the start at once and clients that connect while the WAL replays wait in the backlog
+ * instead of being refused. A listener whose address an earlier one (or anything else) holds
+ * fails with EADDRINUSE. Returns 0, or a negative errno after logging etcd's message.
  */
 ET_NODISCARD int net_bind(const struct net_listener_config *listeners, size_t listener_count,
                           unsigned reactor_count, struct net_sockets **out);
@@ -74,10 +71,10 @@ ET_NODISCARD int net_bind(const struct net_listener_config *listeners, size_t li
 void net_sockets_close(struct net_sockets *s);
 
 /*
- * Starts the reactor threads on cfg->sockets (or binds first, as net_bind()). Returns 0, or a
- * negative errno after logging which address failed.
+ * Starts one reactor thread per reactor of @sockets (net_bind() of cfg->listeners), which it
+ * takes over.
  */
-ET_NODISCARD int net_start(const struct net_config *cfg, struct net **out);
+struct net *net_start(const struct net_config *cfg, struct net_sockets *sockets);
 
 /* Stops accepting, lets in-flight responses finish (at most ~0.5 s), joins and frees. */
 void net_stop(struct net *n);

@@ -702,25 +702,28 @@ void net_sockets_close(struct net_sockets *s)
     et_free(s);
 }
 
-static unsigned reactor_count_or_cpus(unsigned count)
-{
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    return count ? count : cpus > 0 ? (unsigned)cpus : 1;
-}
-
 int net_bind(const struct net_listener_config *listeners, size_t listener_count,
              unsigned reactor_count, struct net_sockets **out)
 {
-    unsigned count = reactor_count_or_cpus(reactor_count);
-    size_t total = count * listener_count;
+    size_t total = reactor_count * listener_count;
     struct net_sockets *s = et_alloc(sizeof(*s) + total * sizeof(s->fds[0]));
 
-    s->reactor_count = count;
+    ET_ASSERT(reactor_count >= 1);
+    s->reactor_count = reactor_count;
     s->listener_count = listener_count;
     for (size_t i = 0; i < total; i++)
         s->fds[i] = -1;
+    /* Probed one by one, each right before its own sockets: a second listener on an address
+     * that an earlier one took must fail, not join that one's SO_REUSEPORT group. */
     for (size_t j = 0; j < listener_count; j++) {
         int err = probe_free(&listeners[j]);
+        for (unsigned i = 0; i < reactor_count && err == 0; i++) {
+            int fd = listen_on(&listeners[j]);
+            if (fd < 0)
+                err = fd;
+            else
+                s->fds[i * listener_count + j] = fd;
+        }
         if (err < 0) {
             char what[128]; /* in Go's words: "address already in use" */
             snprintf(what, sizeof(what), "%s", strerror(-err));
@@ -731,38 +734,17 @@ int net_bind(const struct net_listener_config *listeners, size_t listener_count,
             return err;
         }
     }
-    for (unsigned i = 0; i < count; i++) {
-        for (size_t j = 0; j < listener_count; j++) {
-            int fd = listen_on(&listeners[j]);
-            if (fd < 0) {
-                et_error("listen %s:%u failed: %s", listeners[j].host, listeners[j].port,
-                         strerror(-fd));
-                net_sockets_close(s);
-                return fd;
-            }
-            s->fds[i * listener_count + j] = fd;
-        }
-    }
     *out = s;
     return 0;
 }
 
-int net_start(const struct net_config *cfg, struct net **out)
+struct net *net_start(const struct net_config *cfg, struct net_sockets *socks)
 {
-    struct net_sockets *socks = cfg->sockets;
-    unsigned count = reactor_count_or_cpus(cfg->reactor_count);
-    int ret;
-
-    if (socks == NULL) {
-        ret = net_bind(cfg->listeners, cfg->listener_count, count, &socks);
-        if (ret != 0)
-            return ret;
-    }
-    ET_ASSERT(socks->reactor_count == count && socks->listener_count == cfg->listener_count);
+    unsigned count = socks->reactor_count;
+    ET_ASSERT(socks->listener_count == cfg->listener_count);
 
     struct net *n = et_calloc(1, sizeof(*n));
     n->cfg = *cfg;
-    n->cfg.sockets = NULL;
     n->reactor_count = count;
     n->reactors = et_calloc(count, sizeof(*n->reactors));
     for (int s = 0; s < NET_SERVICE_COUNT; s++)
@@ -788,8 +770,7 @@ int net_start(const struct net_config *cfg, struct net **out)
     net_sockets_close(socks);
     for (unsigned i = 0; i < count; i++)
         ET_ASSERT(pthread_create(&n->reactors[i].thread, NULL, reactor_main, &n->reactors[i]) == 0);
-    *out = n;
-    return 0;
+    return n;
 }
 
 static struct net *leftover; /* a net whose reactors kept connections open past shutdown */

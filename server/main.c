@@ -847,7 +847,6 @@ int main(int argc, char **argv, char **envp)
     struct net_config nc = {
         .listeners = s.listeners,
         .listener_count = s.listener_count,
-        .reactor_count = reactors,
         .max_connections = s.cfg.max_connections,
         .idle_timeout_ms = 300000,
         .req_timeout_ms = 30000,
@@ -859,16 +858,8 @@ int main(int argc, char **argv, char **envp)
         .on_thread_stop = api_reactor_stop,
         .on_shutdown = api_reactor_shutdown,
         .data = api,
-        .sockets = sockets,
     };
-    ret = net_start(&nc, &server_net);
-    if (ret != 0) {
-        raft_node_stop(node);
-        api_free(api);
-        net_peers_stop(server_peers);
-        server_free(&s);
-        return 1;
-    }
+    server_net = net_start(&nc, sockets);
     tls_log("ClientTLS", &s.cfg.client_tls);
     for (size_t i = 0; i < s.cfg.listen_client_urls.count; i++)
         et_info("etcetera: serving client requests on %s", s.cfg.listen_client_urls.items[i]);

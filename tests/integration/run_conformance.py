@@ -48,7 +48,7 @@ DEVIATIONS = ["version_endpoint"]
 # port taken by another run's server can also answer v2diff's readiness probe
 # before our target finds it in use and exits, hence the bind error.
 STARTUP_FAILURE = re.compile(r"during start-up|not ready after|cannot start|no free ports|"
-                             r"bind: Address already in use")
+                             r"bind: address already in use", re.IGNORECASE)
 
 
 def skip(msg):

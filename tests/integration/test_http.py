@@ -172,3 +172,14 @@ def test_port_in_use_ends_the_start(server, make_server):
     assert os.listdir(second.data_dir) == []
     r = get(server, "/v2/members")
     assert [m["name"] for m in r.json()["members"]] == [server.name]
+
+
+def test_client_and_peer_urls_on_one_port(make_server):
+    """Client and peer listeners given the same address: the second one cannot
+    bind, and the start ends with etcd's error instead of two services sharing
+    one port."""
+    port = free_port()
+    both = make_server(start=False, name="both", ports=(port, port))
+    both.start(wait=False)
+    assert both.wait_exit(10) == 1
+    assert "listen tcp 127.0.0.1:%d: bind: address already in use" % port in both.log()
