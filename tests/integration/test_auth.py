@@ -6,10 +6,13 @@
 import base64
 import json
 import signal
+import socket
+import threading
+import time
 
 import pytest
 
-from itestlib import ServerError, get, request, wait_until
+from itestlib import ServerError, _target, get, request, wait_until
 
 ROOT_ROLE = {"role": "root", "permissions": {"kv": {"read": ["/*"], "write": ["/*"]}}}
 
@@ -361,8 +364,6 @@ def test_password_checks_leave_other_requests_alone(secured, server_kind):
     etcetera checks them on a worker thread, so its reactors keep answering requests that need
     no check within milliseconds; etcd, whose goroutines share the cores with the checks, took
     up to 0.45 s for those here (so the bound is etcetera's only)."""
-    import threading
-    import time
     s = secured
     results, lat = [], []
 
@@ -403,9 +404,6 @@ def test_password_checks_leave_other_requests_alone(secured, server_kind):
 def test_client_gone_while_its_password_is_checked(secured):
     """Clients that hang up while their first-time credentials are being checked: the server
     drops their requests and keeps answering (the etcetera server runs under ASan in CI)."""
-    import socket
-    import time
-    from itestlib import _target
     host, port = _target(secured)
     for i in range(8):
         auth = basic("root", "gone-%d" % i)["Authorization"]
